@@ -1,0 +1,5 @@
+"""``python -m rnncast`` runs the CLI."""
+
+from rnncast.cli import main
+
+main()

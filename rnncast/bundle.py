@@ -1,0 +1,226 @@
+"""The model bundle: one directory holding everything a trained model needs, written atomically.
+
+Layout (format_version 1)::
+
+    model.keras     Keras model, built-in layers only (loads with safe_mode=True)
+    scaler.json     scaler parameters per column
+    metadata.json   versions, full config, data fingerprint, split, training summary, checksums
+    report.json     held-out metrics beside the naive baselines
+    history.csv     per-epoch losses
+
+Loading checks the format version and every checksum before anything is used, and the model
+is deserialised with ``safe_mode=True``: a bundle can never run code.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rnncast import backend
+from rnncast.config import TrainConfig
+from rnncast.errors import BundleError, RnncastError
+from rnncast.fileio import (
+    follow_link,
+    new_staging_directory,
+    replace_directory,
+    sha256_file,
+    to_json,
+)
+from rnncast.windows import Scaler
+
+if TYPE_CHECKING:
+    import keras
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.keras"
+SCALER_FILE = "scaler.json"
+METADATA_FILE = "metadata.json"
+REPORT_FILE = "report.json"
+HISTORY_FILE = "history.csv"
+BUNDLE_FILES = (MODEL_FILE, SCALER_FILE, METADATA_FILE, REPORT_FILE, HISTORY_FILE)
+CHECKSUMMED_FILES = (MODEL_FILE, SCALER_FILE, REPORT_FILE, HISTORY_FILE)
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle. ``model`` is ``None`` when loaded without it (for ``info``)."""
+
+    path: Path
+    metadata: dict[str, Any]
+    scaler: Scaler
+    report: dict[str, Any]
+    model: keras.Model | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> TrainConfig:
+        """The resolved training config (lookback and horizon are numbers)."""
+        return TrainConfig.from_dict(self.metadata["config"])
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Target columns, in the model's output order."""
+        return tuple(self.metadata["model"]["targets"])
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Input-only columns."""
+        return tuple(self.metadata["model"]["features"])
+
+    @property
+    def frequency(self) -> str:
+        """The data's frequency as a pandas offset alias."""
+        return str(self.metadata["data"]["frequency"])
+
+
+def save_bundle(
+    target: Path,
+    *,
+    model: keras.Model,
+    scaler: Scaler,
+    metadata: dict[str, Any],
+    report: dict[str, Any],
+    history: dict[str, list[float]],
+) -> Path:
+    """Write a complete bundle to ``target``, replacing an older one only once it is whole."""
+    staged = new_staging_directory(target)
+    try:
+        model.save(staged / MODEL_FILE)
+        (staged / SCALER_FILE).write_text(to_json(scaler.to_dict()), encoding="utf-8")
+        (staged / REPORT_FILE).write_text(to_json(report), encoding="utf-8")
+        (staged / HISTORY_FILE).write_text(history_csv(history), encoding="utf-8")
+        metadata = {
+            **metadata,
+            "format_version": FORMAT_VERSION,
+            "files": {name: sha256_file(staged / name) for name in CHECKSUMMED_FILES},
+        }
+        (staged / METADATA_FILE).write_text(to_json(metadata), encoding="utf-8")
+        replace_directory(staged, target)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return target
+
+
+def history_csv(history: dict[str, list[float]]) -> str:
+    """Per-epoch losses as CSV: ``epoch,loss,val_loss``."""
+    names = sorted(history)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["epoch", *names])
+    for epoch in range(len(history[names[0]]) if names else 0):
+        writer.writerow([epoch + 1, *(repr(history[n][epoch]) for n in names)])
+    return buffer.getvalue()
+
+
+def resolve_bundle_path(path: str | Path) -> Path:
+    """The bundle directory ``path`` names, following a ``latest`` link."""
+    path = follow_link(Path(path))
+    if path.is_symlink() and path.exists():
+        path = path.resolve()  # report the real bundle, not "runs/latest"
+    if not path.exists():
+        hint = (
+            "train one first with: rnncast train DATA.csv"
+            if path.name == "latest"
+            else "check the path given to --model (bundles live in runs/<name>/ by default)"
+        )
+        raise BundleError(f"no model bundle at {str(path)!r}", hint)
+    if not path.is_dir():
+        raise BundleError(
+            f"{str(path)!r} is a file, not a model bundle directory",
+            "pass the bundle directory to --model",
+        )
+    return path
+
+
+def load_bundle(path: str | Path, *, with_model: bool = True) -> Bundle:
+    """Load and verify a bundle; ``with_model=False`` skips Keras (no TensorFlow import).
+
+    Raises:
+        BundleError: missing files, a newer format, checksum mismatches, or a model that
+            cannot be loaded safely.
+    """
+    directory = resolve_bundle_path(path)
+    metadata = _read_json(directory, METADATA_FILE)
+    version = metadata.get("format_version")
+    if not isinstance(version, int):
+        raise BundleError(f"{METADATA_FILE} in {directory} has no format_version", "retrain the model")
+    if version > FORMAT_VERSION:
+        raise BundleError(
+            f"bundle format {version} is newer than this rnncast understands ({FORMAT_VERSION})",
+            "upgrade rnncast: pip install -U rnncast",
+        )
+    verify_checksums(directory, metadata)
+    scaler = Scaler.from_dict(_read_json(directory, SCALER_FILE))
+    report = _read_json(directory, REPORT_FILE)
+    bundle = Bundle(directory, metadata, scaler, report)
+    try:
+        expected = tuple(metadata["model"]["targets"]) + tuple(metadata["model"]["features"])
+        config = bundle.config
+    except (KeyError, TypeError, RnncastError) as exc:
+        raise BundleError(
+            f"{METADATA_FILE} in {directory} is incomplete ({exc})", "retrain the model"
+        ) from exc
+    if scaler.columns != expected:
+        raise BundleError(
+            f"scaler.json columns {list(scaler.columns)} disagree with the model's {list(expected)}",
+            "retrain the model",
+        )
+    if with_model:
+        bundle.model = _load_keras_model(directory / MODEL_FILE, config, len(expected), len(bundle.targets))
+    return bundle
+
+
+def verify_checksums(directory: Path, metadata: dict[str, Any]) -> None:
+    """Refuse a bundle whose files are missing or differ from the recorded SHA-256."""
+    recorded = metadata.get("files")
+    if not isinstance(recorded, dict):
+        raise BundleError(f"{METADATA_FILE} in {directory} lists no file checksums", "retrain the model")
+    for name in CHECKSUMMED_FILES:
+        file_path = directory / name
+        if not file_path.is_file():
+            raise BundleError(f"bundle {directory} is missing {name}", "retrain the model")
+        if sha256_file(file_path) != recorded.get(name):
+            raise BundleError(
+                f"{name} in {directory} does not match its recorded checksum (damaged or edited)",
+                "retrain the model or restore the bundle from a good copy",
+            )
+
+
+def _read_json(directory: Path, name: str) -> dict[str, Any]:
+    file_path = directory / name
+    if not file_path.is_file():
+        raise BundleError(f"{directory} is not a model bundle: {name} is missing", "retrain the model")
+    try:
+        data = json.loads(file_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{name} in {directory} is not valid JSON ({exc})", "retrain the model") from exc
+    if not isinstance(data, dict):
+        raise BundleError(f"{name} in {directory} is not a JSON object", "retrain the model")
+    return data
+
+
+def _load_keras_model(model_path: Path, config: TrainConfig, n_inputs: int, n_targets: int) -> keras.Model:
+    keras = backend.keras()
+
+    try:
+        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for unsafe or damaged files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BundleError(
+            f"{MODEL_FILE} cannot be loaded safely ({first[:200]})", "retrain the model"
+        ) from exc
+    expected_in = (None, config.lookback, n_inputs)
+    expected_out = (None, config.horizon, n_targets)
+    if tuple(model.input_shape) != expected_in or tuple(model.output_shape) != expected_out:
+        raise BundleError(
+            f"{MODEL_FILE} maps {model.input_shape} to {model.output_shape}, but the metadata "
+            f"describes {expected_in} to {expected_out}",
+            "retrain the model",
+        )
+    return model

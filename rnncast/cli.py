@@ -1,0 +1,360 @@
+"""The ``rnncast`` command: parse flags, build the config, call one API function, render.
+
+No logic lives here. Data goes to stdout; status, progress and errors go to stderr. Expected
+failures print one line and exit with the documented code (see :class:`ExitCode`);
+``RNNCAST_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from rnncast import __version__
+from rnncast.config import TrainConfig
+from rnncast.errors import ExitCode, RnncastError
+
+app = typer.Typer(
+    name="rnncast",
+    help="Forecast time series with recurrent neural networks (SimpleRNN, LSTM, GRU).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+DEFAULTS = TrainConfig()
+LATEST = Path("runs/latest")
+
+
+class Cell(StrEnum):
+    simple_rnn = "simple_rnn"
+    lstm = "lstm"
+    gru = "gru"
+
+
+class ScalerKind(StrEnum):
+    standard = "standard"
+    minmax = "minmax"
+
+
+class Fill(StrEnum):
+    ffill = "ffill"
+    interpolate = "interpolate"
+    drop = "drop"
+    error = "error"
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    gpu = "gpu"
+
+
+ModelPath = Annotated[Path, typer.Option("--model", "-m", help="Model bundle directory.")]
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", "-d", help="Data file with the training columns (default: the training file)."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary to stdout.")]
+QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"rnncast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Forecast time series with recurrent neural networks.
+
+    Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad data, 4 bad/missing model bundle,
+    6 training failed, 75 locked (try again later).
+    """
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with a time column.", show_default=False)],
+    out: Annotated[
+        Path | None, typer.Option(help="Bundle directory [default: runs/<data file stem>].")
+    ] = None,
+    time_col: Annotated[str | None, typer.Option(help="Time column [default: found by name].")] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Column(s) to forecast; repeat or comma-separate [default: Adj Close, Close, or the only number]."
+        ),
+    ] = None,
+    features: Annotated[
+        str | None, typer.Option(help="Input-only columns, comma-separated, or 'all' numeric columns.")
+    ] = None,
+    fill: Annotated[Fill, typer.Option(help="Missing values: ffill, interpolate, drop or error.")] = Fill(
+        DEFAULTS.fill
+    ),
+    val_fraction: Annotated[
+        float, typer.Option(help="Share of rows for validation.")
+    ] = DEFAULTS.val_fraction,
+    test_fraction: Annotated[
+        float, typer.Option(help="Share of rows held out for testing.")
+    ] = DEFAULTS.test_fraction,
+    scaler: Annotated[ScalerKind, typer.Option(help="Scaling fitted on training rows.")] = ScalerKind(
+        DEFAULTS.scaler
+    ),
+    lookback: Annotated[int | None, typer.Option(help="Input window length [default: by frequency].")] = None,
+    horizon: Annotated[int | None, typer.Option(help="Steps to forecast [default: by frequency].")] = None,
+    model: Annotated[Cell, typer.Option(help="Recurrent cell.")] = Cell(DEFAULTS.model),
+    bidirectional: Annotated[bool, typer.Option(help="Wrap each recurrent layer in Bidirectional.")] = False,
+    units: Annotated[int, typer.Option(help="Units per recurrent layer.")] = DEFAULTS.units,
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = DEFAULTS.layers,
+    dropout: Annotated[
+        float, typer.Option(help="Dropout after each recurrent layer, in [0, 1).")
+    ] = DEFAULTS.dropout,
+    residual: Annotated[
+        bool, typer.Option(help="Predict the change from the last value (starts as the naive forecast).")
+    ] = DEFAULTS.residual,
+    learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = DEFAULTS.learning_rate,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = DEFAULTS.batch_size,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = DEFAULTS.epochs,
+    patience: Annotated[
+        int, typer.Option(help="Early-stopping patience in epochs (0: never stop early).")
+    ] = DEFAULTS.patience,
+    clipnorm: Annotated[float, typer.Option(help="Gradient clipping norm.")] = DEFAULTS.clipnorm,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (same seed and data on CPU: same numbers).")
+    ] = DEFAULTS.seed,
+    device: Annotated[Device, typer.Option(help="auto uses a GPU when TensorFlow sees one.")] = Device(
+        DEFAULTS.device
+    ),
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
+) -> None:
+    """Train a model on DATA and save a bundle (runs/<name>/, linked from runs/latest)."""
+    with _reported_errors(quiet):
+        config = TrainConfig(
+            time_col=time_col,
+            target=tuple(target or ()),
+            features=tuple([features] if features else ()),
+            fill=fill.value,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            scaler=scaler.value,
+            lookback=lookback,
+            horizon=horizon,
+            model=model.value,
+            bidirectional=bidirectional,
+            units=units,
+            layers=layers,
+            dropout=dropout,
+            residual=residual,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            epochs=epochs,
+            patience=patience,
+            clipnorm=clipnorm,
+            seed=seed,
+            device=device.value,
+        )
+        from rnncast import pipeline
+        from rnncast.render import metrics_table, to_json, verdict_line
+
+        _status(quiet, f"training on {data} ...")
+        with _epoch_progress(quiet) as on_epoch:
+            result = pipeline.train(data, config, out=out, on_epoch=on_epoch)
+        if not quiet:
+            stderr.print(metrics_table(result.report))
+            stderr.print(Text(verdict_line(result.report)))
+            training = result.metadata["training"]
+            stderr.print(
+                Text(
+                    f"saved {result.bundle_path} ({training['epochs_run']} epochs, best {training['best_epoch']}, "
+                    f"{training['seconds']:.1f}s on {training['device']}); next: rnncast forecast --model {result.bundle_path}"
+                )
+            )
+        if json_output:
+            summary = {
+                "bundle": str(result.bundle_path),
+                "training": result.metadata["training"],
+                "config": result.metadata["config"],
+                "report": result.report,
+            }
+            stdout.out(to_json(summary), highlight=False)
+
+
+@app.command()
+def forecast(
+    model: ModelPath = LATEST,
+    data: DataOption = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the forecast CSV here ('-' for stdout).")
+    ] = None,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
+) -> None:
+    """Forecast the steps after the newest row, with real future timestamps."""
+    with _reported_errors(quiet):
+        from rnncast import pipeline
+        from rnncast.fileio import atomic_write_text
+        from rnncast.render import forecast_csv, forecast_records, forecast_table, to_json
+
+        result = pipeline.forecast(model, data)
+        title = f"Forecast from {result.bundle_path} after {result.data_path.name}"
+        if json_output:
+            payload = {
+                "model": str(result.bundle_path),
+                "data": str(result.data_path),
+                "forecast": forecast_records(result.frame),
+            }
+            stdout.out(to_json(payload), highlight=False)
+        elif output == "-" or (output is None and not stdout.is_terminal):
+            sys.stdout.write(forecast_csv(result.frame))
+            sys.stdout.flush()
+            if output == "-" and stderr.is_terminal and not quiet:
+                stderr.print(forecast_table(result.frame, title))
+        elif output is None:
+            stdout.print(forecast_table(result.frame, title))
+        if output not in (None, "-"):
+            atomic_write_text(output, forecast_csv(result.frame))
+            if not quiet:
+                if stderr.is_terminal:
+                    stderr.print(forecast_table(result.frame, title))
+                _status(quiet, f"wrote {output} ({len(result.frame)} rows)")
+
+
+@app.command()
+def evaluate(
+    model: ModelPath = LATEST,
+    data: DataOption = None,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
+) -> None:
+    """Held-out MSE/RMSE/MAE of the model beside the naive and seasonal-naive baselines."""
+    with _reported_errors(quiet):
+        from rnncast import pipeline
+        from rnncast.render import metrics_table, to_json, verdict_line
+
+        report = pipeline.evaluate(model, data)
+        if json_output:
+            stdout.out(to_json(report), highlight=False)
+            return
+        stdout.print(
+            metrics_table(report, title=f"{report['model_path']} on {Path(report['data_path']).name}")
+        )
+        stdout.print(Text(verdict_line(report)))
+
+
+@app.command()
+def info(model: ModelPath = LATEST, json_output: JsonFlag = False) -> None:
+    """What a bundle is: data, config, versions, training and metrics. Loads no TensorFlow."""
+    with _reported_errors(False):
+        from rnncast import pipeline
+        from rnncast.render import info_text, to_json
+
+        details = pipeline.info(model)
+        stdout.out(to_json(details) if json_output else info_text(details), highlight=False)
+
+
+@contextlib.contextmanager
+def _reported_errors(quiet: bool) -> Iterator[None]:
+    """Turn expected failures into one stderr line and their exit code."""
+    _route_notes(quiet)
+    debug = os.environ.get("RNNCAST_DEBUG", "") not in ("", "0")
+    try:
+        yield
+    except RnncastError as error:
+        if debug:
+            raise
+        stderr.print(Text("error: ", style="bold red") + Text(error.one_line()))
+        raise typer.Exit(int(error.exit_code)) from None
+    except KeyboardInterrupt:
+        stderr.print(Text("interrupted"))
+        raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception as error:  # a bug: still one line unless debugging
+        if debug:
+            raise
+        stderr.print(
+            Text("internal error: ", style="bold red")
+            + Text(
+                f"{type(error).__name__}: {error} (run with RNNCAST_DEBUG=1 for the traceback and report it)"
+            )
+        )
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def _route_notes(quiet: bool) -> None:
+    """Show the library's notes (``rnncast`` logger warnings) on stderr."""
+
+    class _RichHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            stderr.print(Text("note: ", style="yellow") + Text(record.getMessage()))
+
+    logger = logging.getLogger("rnncast")
+    logger.handlers = [] if quiet else [_RichHandler(level=logging.INFO)]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _status(quiet: bool, message: str) -> None:
+    if not quiet:
+        stderr.print(Text(message))
+
+
+@contextlib.contextmanager
+def _epoch_progress(quiet: bool) -> Iterator[Any]:
+    """Per-epoch progress: a rich bar on a terminal, plain lines otherwise."""
+    if quiet:
+        yield None
+        return
+    if not stderr.is_terminal:
+
+        def plain(epoch: int, epochs: int, logs: dict[str, float]) -> None:
+            losses = " ".join(f"{k}={v:.5g}" for k, v in logs.items())
+            stderr.print(Text(f"epoch {epoch}/{epochs} {losses}"))
+
+        yield plain
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("epochs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=stderr, transient=False) as progress:
+        task = progress.add_task("", total=None)
+
+        def bar(epoch: int, epochs: int, logs: dict[str, float]) -> None:
+            losses = " ".join(f"{k}={v:.4g}" for k, v in logs.items())
+            progress.update(task, completed=epoch, total=epochs, description=losses)
+
+        yield bar
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

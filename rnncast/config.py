@@ -1,0 +1,158 @@
+"""Run settings as one frozen, flat dataclass, validated once when it is made.
+
+Field names are the CLI flags in snake_case (``--learning-rate`` is ``learning_rate``), so a
+bundle's ``metadata.json`` and, later, a TOML job file hold the same names a user types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from rnncast.errors import UsageError
+
+CELL_TYPES = ("simple_rnn", "lstm", "gru")
+SCALERS = ("standard", "minmax")
+FILL_POLICIES = ("ffill", "interpolate", "drop", "error")
+DEVICES = ("auto", "cpu", "gpu")
+
+
+def flag_name(field_name: str) -> str:
+    """The CLI flag that sets a config field: ``batch_size`` -> ``--batch-size``."""
+    return "--" + field_name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides how a model is trained; saved whole in every bundle.
+
+    ``lookback`` and ``horizon`` may be ``None`` (chosen from the data's frequency);
+    the bundle always records the resolved numbers.
+    """
+
+    # data
+    time_col: str | None = None
+    target: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+    fill: str = "ffill"
+    # preparation
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    scaler: str = "standard"
+    lookback: int | None = None
+    horizon: int | None = None
+    # model
+    model: str = "lstm"
+    bidirectional: bool = False
+    units: int = 64
+    layers: int = 1
+    dropout: float = 0.0
+    residual: bool = True
+    # training
+    learning_rate: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 50
+    patience: int = 5
+    clipnorm: float = 1.0
+    seed: int = 42
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        # Normalise list-like inputs so the dataclass stays hashable and JSON-friendly.
+        object.__setattr__(self, "target", _split_names(self.target))
+        object.__setattr__(self, "features", _split_names(self.features))
+        _check_choice("model", self.model, CELL_TYPES)
+        _check_choice("scaler", self.scaler, SCALERS)
+        _check_choice("fill", self.fill, FILL_POLICIES)
+        _check_choice("device", self.device, DEVICES)
+        for name in ("units", "layers", "batch_size", "epochs"):
+            _check_int(name, getattr(self, name), minimum=1)
+        _check_int("patience", self.patience, minimum=0)
+        _check_int("seed", self.seed, minimum=0)
+        if self.lookback is not None:
+            _check_int("lookback", self.lookback, minimum=1)
+        if self.horizon is not None:
+            _check_int("horizon", self.horizon, minimum=1)
+        _check_range("dropout", self.dropout, 0.0, 1.0, upper_open=True)
+        _check_range("val_fraction", self.val_fraction, 0.0, 1.0, lower_open=True, upper_open=True)
+        _check_range("test_fraction", self.test_fraction, 0.0, 1.0, lower_open=True, upper_open=True)
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise UsageError(
+                f"--val-fraction {self.val_fraction} and --test-fraction {self.test_fraction} "
+                "leave less than 10% of the rows for training",
+                "keep their sum below 0.9 (defaults: 0.15 each)",
+            )
+        _check_range("learning_rate", self.learning_rate, 0.0, 10.0, lower_open=True)
+        _check_range("clipnorm", self.clipnorm, 0.0, math.inf, upper_open=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict of every setting (tuples become lists)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Rebuild a config from :meth:`to_dict` output, refusing unknown keys."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UsageError(
+                f"unknown setting(s) {', '.join(unknown)}",
+                f"use only: {', '.join(sorted(known))}",
+            )
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _split_names(value: Any) -> tuple[str, ...]:
+    """Accept 'a,b', ['a', 'b,c'] or ('a',) and return ('a', 'b', 'c') without blanks."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    names: list[str] = []
+    for item in value:
+        names.extend(part.strip() for part in str(item).split(",") if part.strip())
+    return tuple(names)
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise UsageError(
+            f"{flag_name(name)} {value!r} is not supported",
+            f"use one of: {', '.join(choices)}",
+        )
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{flag_name(name)} must be a whole number, got {value!r}")
+    if value < minimum:
+        raise UsageError(f"{flag_name(name)} must be at least {minimum}, got {value}")
+
+
+def _check_range(
+    name: str,
+    value: Any,
+    low: float,
+    high: float,
+    *,
+    lower_open: bool = False,
+    upper_open: bool = False,
+) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise UsageError(f"{flag_name(name)} must be a number, got {value!r}")
+    too_low = value <= low if lower_open else value < low
+    too_high = value >= high if upper_open else value > high
+    if too_low or too_high:
+        left = "(" if lower_open else "["
+        right = ")" if upper_open else "]"
+        raise UsageError(f"{flag_name(name)} must be in {left}{low}, {high}{right}, got {value}")

@@ -1,0 +1,440 @@
+"""Reading a CSV or Parquet file into one validated time series.
+
+:func:`load_series` is the single gate data passes through. What it returns,
+:class:`SeriesData`, guarantees: a sorted, duplicate-free ``DatetimeIndex``; float64 target and
+feature columns with no missing or infinite values; an inferred frequency; and a fingerprint of
+the file it came from. Everything downstream trusts these guarantees.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnncast.errors import DataError, UsageError
+from rnncast.fileio import sha256_file
+from rnncast.frequency import infer_frequency, missing_timestamps, off_grid_timestamps
+
+# Column names taken as the time column, in order of preference (compared case-insensitively).
+TIME_COLUMN_NAMES = ("date", "datetime", "timestamp", "time", "ds", "month", "week", "period")
+# Extra spellings of "missing" seen in exported and scraped files ("." is FRED's).
+MISSING_MARKERS = ["-", ".", "--", "n/a", "N/A", "null", "NULL", "None", "none", "#N/A", "nan"]
+# Beyond this share of missing grid timestamps the series is too gappy to fill silently.
+MAX_FILLED_GAP_SHARE = 0.2
+# Bytes read to sniff encoding and delimiter.
+HEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SeriesData:
+    """A validated time series: what every later step of rnncast works on.
+
+    Attributes:
+        frame: float64 columns ``targets + features`` on a sorted ``DatetimeIndex`` named
+            ``time_col``; no missing, infinite or duplicate-time rows.
+        time_col: name of the time column in the source file.
+        targets: columns to forecast.
+        features: input-only columns.
+        frequency: pandas offset alias (``"B"``, ``"h"``, ``"MS"``, ...).
+        fingerprint: where the data came from and what it held (path, sha256, rows, ...).
+        notes: things the user should know (filled values, reordered rows, ...).
+    """
+
+    frame: pd.DataFrame
+    time_col: str
+    targets: tuple[str, ...]
+    features: tuple[str, ...]
+    frequency: str
+    fingerprint: dict[str, Any]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Model input columns: the targets first, then the features."""
+        return self.targets + self.features
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        """The time index."""
+        return self.frame.index  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def load_series(
+    path: str | Path,
+    *,
+    time_col: str | None = None,
+    target: tuple[str, ...] = (),
+    features: tuple[str, ...] = (),
+    fill: str = "ffill",
+    frequency: str | None = None,
+) -> SeriesData:
+    """Read ``path`` (CSV or Parquet) and validate it into a :class:`SeriesData`.
+
+    Args:
+        path: the data file.
+        time_col: the time column; found by name when ``None``.
+        target: columns to forecast; ``Adj Close``, ``Close`` or the only numeric column
+            when empty.
+        features: input-only columns; ``("all",)`` means every other numeric column.
+        fill: missing-value policy: ``ffill``, ``interpolate``, ``drop`` or ``error``.
+        frequency: a known frequency (from a bundle) instead of inferring one.
+
+    Raises:
+        DataError: the file is missing, unreadable, or not a usable time series.
+        UsageError: a named column does not exist.
+    """
+    path = Path(path)
+    raw = read_table(path)
+    notes: list[str] = []
+
+    time_name = resolve_time_column(raw, time_col)
+    index = parse_timestamps(raw[time_name], time_name)
+    raw = raw.drop(columns=[time_name])
+    raw.index = index
+    raw.index.name = time_name
+
+    target_names = resolve_targets(raw, target)
+    feature_names = resolve_features(raw, features, target_names)
+    frame = to_numeric_frame(raw[list(target_names + feature_names)])
+
+    frame, order_notes = sort_and_deduplicate(frame)
+    notes.extend(order_notes)
+    if len(frame) < 3:
+        raise DataError(
+            f"{path.name} has {len(frame)} usable row(s)",
+            "a time series needs many rows: at least lookback + horizon, and more to train",
+        )
+
+    inferred = infer_frequency(frame.index)
+    freq = frequency or inferred
+    if frequency and inferred != frequency:
+        raise DataError(
+            f"{path.name} looks {inferred!r}-spaced but the model was trained on {frequency!r} data",
+            "use a file sampled like the training data",
+        )
+    frame, gap_notes = regularise(frame, freq)
+    notes.extend(gap_notes)
+    frame, fill_notes = fill_missing(frame, fill)
+    notes.extend(fill_notes)
+
+    fingerprint = {
+        "path": str(path.resolve()),
+        "sha256": sha256_file(path),
+        "size_bytes": path.stat().st_size,
+        "rows": len(frame),
+        "first_timestamp": frame.index[0].isoformat(),
+        "last_timestamp": frame.index[-1].isoformat(),
+        "frequency": freq,
+        "columns": list(target_names + feature_names),
+        "time_col": time_name,
+    }
+    return SeriesData(
+        frame=frame,
+        time_col=time_name,
+        targets=target_names,
+        features=feature_names,
+        frequency=freq,
+        fingerprint=fingerprint,
+        notes=tuple(notes),
+    )
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV (any line ending, optional BOM, ``,``/``;``/tab/``|``) or Parquet file."""
+    if not path.exists():
+        raise DataError(f"data file {str(path)!r} does not exist", "check the path")
+    if path.is_dir():
+        raise DataError(f"{str(path)!r} is a directory, not a data file", "name a .csv or .parquet file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path.name} is empty", "export the series again with a header row")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return _read_parquet(path)
+    return _read_csv(path)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for a damaged file
+        raise DataError(f"{path.name} is not a readable Parquet file ({exc})") from exc
+    if isinstance(frame.index, pd.DatetimeIndex):
+        frame = frame.reset_index()
+    return frame
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    if b"\x00" in head:
+        raise DataError(f"{path.name} is binary, not a CSV text file", "export it as CSV or Parquet")
+    encoding = "utf-8-sig"  # also strips a UTF-8 byte-order mark
+    try:
+        head_text = head.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if len(head) == HEAD_BYTES and exc.start >= HEAD_BYTES - 4:
+            head_text = head[: exc.start].decode(encoding)  # a character cut by the read
+        else:
+            encoding = "latin-1"  # legacy spreadsheet exports
+            head_text = head.decode(encoding)
+    delimiter = sniff_delimiter(head_text)
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=delimiter,
+            encoding=encoding,
+            na_values=MISSING_MARKERS,
+            skipinitialspace=True,
+            skip_blank_lines=True,
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path.name} has no header row", "add a header such as 'date,value'") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path.name} is not a well-formed CSV file ({first})") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise DataError(f"{path.name} has a header but no data rows", "add the series' rows")
+    return frame
+
+
+def sniff_delimiter(text: str) -> str:
+    """The field delimiter of CSV text: the first of ``, ; tab |`` that splits the header."""
+    header = text.splitlines()[0] if text else ""
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def resolve_time_column(frame: pd.DataFrame, requested: str | None) -> str:
+    """The name of the time column: ``requested``, or the first conventionally named one."""
+    if requested:
+        return resolve_column(frame, requested, "--time-col")
+    by_lower = {str(c).strip().lower(): c for c in frame.columns}
+    for name in TIME_COLUMN_NAMES:
+        if name in by_lower:
+            return by_lower[name]
+    # Fall back on the first column if it parses as dates (many exports name it oddly).
+    first = frame.columns[0]
+    if frame[first].dtype == object or pd.api.types.is_string_dtype(frame[first]):
+        sample = frame[first].dropna().head(20)
+        if len(sample) and pd.to_datetime(sample, errors="coerce", format="mixed").notna().all():
+            return first
+    raise UsageError(
+        f"no time column found among {_column_list(frame.columns)}",
+        f"name it with --time-col (looked for: {', '.join(TIME_COLUMN_NAMES)})",
+    )
+
+
+def parse_timestamps(values: pd.Series, name: str) -> pd.DatetimeIndex:
+    """Parse a time column (ISO, ``YYYY-MM``, ``YYYY/M/D H:MM``, ``Jan 1 2000``, ...)."""
+    if values.isna().any():
+        rows = _row_numbers(values.isna())
+        raise DataError(f"time column {name!r} is empty on row(s) {rows}", "fill in or delete those rows")
+    text = values.astype(str).str.strip()
+    parsed = None
+    for fmt in ("ISO8601", None, "mixed"):
+        try:
+            parsed = pd.to_datetime(text, format=fmt) if fmt else pd.to_datetime(text)
+            break
+        except (ValueError, TypeError, OverflowError):
+            continue
+    if parsed is None:
+        bad = text[pd.to_datetime(text, errors="coerce", format="mixed").isna()]
+        examples = ", ".join(repr(v) for v in bad.head(3))
+        raise DataError(
+            f"time column {name!r} has values that are not dates: {examples}",
+            "use ISO dates such as 2024-01-31 or 2024-01-31 13:00, or pick the column with --time-col",
+        )
+    return pd.DatetimeIndex(parsed)
+
+
+def resolve_column(frame: pd.DataFrame, requested: str, flag: str) -> str:
+    """Match a column name exactly, else ignoring case and surrounding spaces."""
+    if requested in frame.columns:
+        return requested
+    folded = {str(c).strip().lower(): c for c in frame.columns}
+    key = requested.strip().lower()
+    if key in folded:
+        return folded[key]
+    raise UsageError(
+        f"{flag} {requested!r} is not a column of the data",
+        f"columns are: {_column_list(frame.columns)}",
+    )
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def numeric_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns whose values are numbers (after the file's missing markers)."""
+    return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+
+
+def resolve_targets(frame: pd.DataFrame, requested: tuple[str, ...]) -> tuple[str, ...]:
+    """The target columns: as requested, else Adj Close, else Close, else the only number."""
+    if requested:
+        names = tuple(resolve_column(frame, name, "--target") for name in requested)
+        if len(set(names)) != len(names):
+            raise UsageError(f"--target names a column twice: {', '.join(requested)}")
+        return names
+    by_normal = {_normalised(c): c for c in frame.columns}
+    for preferred in ("adjclose", "adjustedclose", "close"):
+        if preferred in by_normal:
+            return (by_normal[preferred],)
+    numeric = numeric_columns(frame)
+    if len(numeric) == 1:
+        return (numeric[0],)
+    if not numeric:
+        raise DataError(
+            f"no numeric column found among {_column_list(frame.columns)}",
+            "check the delimiter and number format, or name the column with --target",
+        )
+    raise UsageError(
+        f"several numeric columns and no --target: {_column_list(numeric)}",
+        "choose the column(s) to forecast with --target NAME",
+    )
+
+
+def resolve_features(
+    frame: pd.DataFrame, requested: tuple[str, ...], targets: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The input-only columns: as requested; ``all`` means every other numeric column."""
+    if not requested:
+        return ()
+    if tuple(name.lower() for name in requested) == ("all",):
+        return tuple(c for c in numeric_columns(frame) if c not in targets)
+    names = tuple(resolve_column(frame, name, "--features") for name in requested)
+    overlap = [n for n in names if n in targets]
+    if overlap:
+        raise UsageError(
+            f"--features repeats target column(s) {', '.join(overlap)}",
+            "targets are inputs already; list only extra columns in --features",
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def to_numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Convert the chosen columns to float64, naming any value that is not a number."""
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        converted = pd.to_numeric(column, errors="coerce")
+        bad = converted.isna() & column.notna()
+        if bad.any():
+            examples = ", ".join(repr(v) for v in column[bad].astype(str).unique()[:3])
+            raise DataError(
+                f"column {name!r} has {int(bad.sum())} value(s) that are not numbers "
+                f"(e.g. {examples}, row(s) {_row_numbers(bad)})",
+                "clean those cells, or mark missing values as empty cells",
+            )
+        values = converted.astype("float64")
+        infinite = np.isinf(values.to_numpy())
+        if infinite.any():
+            raise DataError(
+                f"column {name!r} has {int(infinite.sum())} infinite value(s) "
+                f"(row(s) {_row_numbers(pd.Series(infinite, index=column.index))})",
+                "replace them with real values or empty cells",
+            )
+        out[name] = values
+    result = pd.DataFrame(out, index=frame.index)
+    return result
+
+
+def sort_and_deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Sort by time; drop exact duplicate rows; refuse conflicting rows for one timestamp."""
+    notes = []
+    if not frame.index.is_monotonic_increasing:
+        frame = frame.sort_index(kind="stable")
+        notes.append("rows were not in time order; sorted them by time")
+    duplicated = frame.index.duplicated(keep="first")
+    if duplicated.any():
+        with_values = frame.reset_index()
+        exact = with_values.duplicated(keep="first").to_numpy()
+        if (duplicated & ~exact).any():
+            stamps = frame.index[duplicated & ~exact].unique()[:3]
+            raise DataError(
+                f"{int(duplicated.sum())} duplicate timestamp(s) with different values, e.g. "
+                + ", ".join(str(s) for s in stamps),
+                "keep one row per timestamp (or aggregate them) before training",
+            )
+        frame = frame[~duplicated]
+        notes.append(f"dropped {int(duplicated.sum())} exact duplicate row(s)")
+    return frame, notes
+
+
+def regularise(frame: pd.DataFrame, frequency: str) -> tuple[pd.DataFrame, list[str]]:
+    """Put a gappy series on its regular grid (gaps become missing values to fill).
+
+    Business-daily data is left as it is: its gaps are market holidays, not missing data.
+    """
+    if frequency == "B":
+        return frame, []
+    off_grid = off_grid_timestamps(frame.index, frequency)
+    if len(off_grid):
+        # Irregular timestamps: keep the rows as a sequence rather than invent a grid.
+        return frame, [
+            f"{len(off_grid)} timestamp(s) are off the regular {frequency!r} grid "
+            f"(e.g. {off_grid[0]}); rows are used in order"
+        ]
+    missing = missing_timestamps(frame.index, frequency)
+    if not len(missing):
+        return frame, []
+    share = len(missing) / (len(frame) + len(missing))
+    if share > MAX_FILLED_GAP_SHARE:
+        raise DataError(
+            f"{len(missing)} of the {len(frame) + len(missing)} {frequency!r} timestamps between "
+            f"{frame.index[0]} and {frame.index[-1]} are missing ({share:.0%})",
+            "resample the series to a coarser frequency or cut it to its dense part",
+        )
+    grid = frame.index.union(missing)
+    grid.name = frame.index.name
+    return frame.reindex(grid), [f"{len(missing)} missing timestamp(s) added as gaps to fill"]
+
+
+def fill_missing(frame: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, list[str]]:
+    """Apply the missing-value policy: ffill, interpolate, drop or error."""
+    missing = frame.isna()
+    count = int(missing.to_numpy().sum())
+    if count == 0:
+        return frame, []
+    per_column = ", ".join(f"{c}: {int(n)}" for c, n in missing.sum().items() if n)
+    if policy == "error":
+        raise DataError(
+            f"{count} missing value(s) ({per_column})",
+            "fill them in the file, or choose --fill ffill|interpolate|drop",
+        )
+    if policy == "drop":
+        rows = int(missing.any(axis=1).sum())
+        return frame.dropna(), [f"dropped {rows} row(s) with missing values ({per_column})"]
+    if policy == "interpolate":
+        filled = frame.interpolate(method="time", limit_direction="both")
+    else:
+        filled = frame.ffill().bfill()  # bfill only reaches leading gaps
+    if filled.isna().to_numpy().any():
+        empty = [c for c in filled.columns if filled[c].isna().all()]
+        raise DataError(f"column(s) {', '.join(empty)} have no values at all", "choose other columns")
+    verb = "interpolated" if policy == "interpolate" else "forward-filled"
+    return filled, [f"{verb} {count} missing value(s) ({per_column})"]
+
+
+def _row_numbers(mask: pd.Series, limit: int = 3) -> str:
+    """Data-row numbers (1 = first row after the header) where ``mask`` is true."""
+    positions = np.flatnonzero(np.asarray(mask)) + 1
+    shown = ", ".join(str(p) for p in positions[:limit])
+    return shown + (", ..." if len(positions) > limit else "")
+
+
+def _column_list(columns: Any) -> str:
+    return ", ".join(repr(str(c)) for c in columns)

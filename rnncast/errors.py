@@ -1,0 +1,69 @@
+"""The project's exceptions: each carries the exit code the CLI returns and a message for users.
+
+Every expected failure is an :class:`RnncastError`. The CLI prints its message as one line on
+stderr and exits with its code; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The documented exit-code contract of the ``rnncast`` command (see README)."""
+
+    OK = 0
+    INTERNAL = 1  # an unexpected error: a bug, reported with a traceback
+    USAGE = 2  # bad flags, bad config values, impossible settings
+    DATA = 3  # the data file is missing, unreadable or unusable
+    MODEL = 4  # the model bundle is missing, corrupt or incompatible
+    QUALITY_GATE = 5  # reserved: a quality gate failed
+    TRAINING = 6  # training diverged (NaN/inf loss) or the device failed
+    LOCKED = 75  # reserved: another run holds the lock (EX_TEMPFAIL, "try again later")
+
+
+class RnncastError(Exception):
+    """Base class of every expected failure.
+
+    Args:
+        message: what was wrong, written for the user (one sentence).
+        hint: how to fix it (one sentence), appended after the message.
+    """
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """The message and the hint as the single line the CLI prints."""
+        text = self.message.rstrip(".")
+        if self.hint:
+            return f"{text}. {self.hint.rstrip('.')}."
+        return f"{text}."
+
+
+class UsageError(RnncastError):
+    """A flag, setting or combination of settings that cannot work."""
+
+    exit_code = ExitCode.USAGE
+
+
+class DataError(RnncastError):
+    """The data file cannot be read or does not make a usable time series."""
+
+    exit_code = ExitCode.DATA
+
+
+class BundleError(RnncastError):
+    """The model bundle is missing, damaged, or does not fit the data it is asked to use."""
+
+    exit_code = ExitCode.MODEL
+
+
+class TrainingError(RnncastError):
+    """Training failed: the loss diverged, or the requested device is not available."""
+
+    exit_code = ExitCode.TRAINING

@@ -1,0 +1,139 @@
+"""File helpers: atomic writes (files appear complete or not at all) and content hashes.
+
+Everything is written to a temporary name in the destination's own directory (same file
+system, so the final rename is atomic), flushed to disk, then renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+
+def fsync_directory(directory: Path) -> None:
+    """Persist a directory entry (a rename) where the platform allows it."""
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; the old file stays intact until the rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp's 0600 would make outputs private
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    fsync_directory(path.parent)
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write UTF-8 text atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def to_json(data: Any) -> str:
+    """Stable, readable JSON (sorted keys off so sections keep their logical order)."""
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def atomic_write_json(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as indented JSON atomically (NaN/inf are refused: JSON has none)."""
+    return atomic_write_text(path, to_json(data))
+
+
+def new_staging_directory(target: Path) -> Path:
+    """An empty hidden directory beside ``target`` to build its replacement in."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    # mkdtemp makes it private (0700); a bundle gets the usual permissions under the umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    staged.chmod(0o777 & ~umask)
+    return staged
+
+
+def replace_directory(staged: Path, target: Path) -> None:
+    """Move the complete ``staged`` directory to ``target``, replacing any old one.
+
+    The old directory is first renamed aside, so at every moment either the old or the new
+    one is complete; it is deleted only after the new one is in place.
+    """
+    for name in os.listdir(staged):
+        with open(staged / name, "rb") as handle:
+            os.fsync(handle.fileno())
+    fsync_directory(staged)
+    retired = None
+    if target.exists() or target.is_symlink():
+        retired = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(target, retired)
+    try:
+        os.replace(staged, target)
+    except BaseException:
+        if retired is not None:
+            os.replace(retired, target)
+        raise
+    fsync_directory(target.parent)
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def point_link(link: Path, target: Path) -> None:
+    """Make ``link`` a relative symlink to ``target``, replacing the old link atomically.
+
+    Where symlinks are not allowed, ``link`` becomes a small text file naming the target,
+    which :func:`follow_link` understands too.
+    """
+    relative = os.path.relpath(target, link.parent)
+    staged = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        os.symlink(relative, staged, target_is_directory=True)
+    except OSError:
+        atomic_write_text(link, relative + "\n")
+        return
+    if link.exists() and not link.is_symlink() and link.is_dir():
+        staged.unlink()
+        raise FileExistsError(f"{link} is a directory, not a link")
+    os.replace(staged, link)
+
+
+def follow_link(path: Path) -> Path:
+    """Resolve a link made by :func:`point_link` (a symlink or a text file naming a directory)."""
+    if path.is_file() and not path.is_symlink() and path.stat().st_size < 4096:
+        named = path.read_text(encoding="utf-8").strip()
+        candidate = path.parent / named
+        if named and candidate.is_dir():
+            return candidate
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

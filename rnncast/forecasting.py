@@ -1,0 +1,62 @@
+"""Running a trained network: future values with real timestamps, and batch predictions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from rnncast.errors import DataError
+from rnncast.frequency import future_timestamps
+from rnncast.windows import Scaler, window_dataset
+
+if TYPE_CHECKING:
+    import keras
+
+    from rnncast.data import SeriesData
+
+
+def predict_windows(
+    model: keras.Model,
+    scaled_inputs: np.ndarray,
+    starts: np.ndarray,
+    lookback: int,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Scaled predictions (windows x horizon x targets) for the windows starting at ``starts``."""
+    if len(starts) == 0:
+        return np.empty((0, *model.output_shape[1:]))
+    dataset = window_dataset(scaled_inputs, None, starts, lookback, 0, batch_size)
+    return np.asarray(model.predict(dataset, verbose=0), dtype=np.float64)
+
+
+def forecast_future(
+    model: keras.Model, scaler: Scaler, series: SeriesData, lookback: int, horizon: int
+) -> pd.DataFrame:
+    """Forecast the ``horizon`` steps after the series' last row, in original units.
+
+    Returns:
+        A frame indexed by the future timestamps (named like the time column), one column
+        per target.
+
+    Raises:
+        DataError: fewer rows than the lookback, or a non-finite forecast.
+    """
+    if len(series) < lookback:
+        raise DataError(
+            f"the data has {len(series)} rows but the model reads the last {lookback}",
+            "pass a file with at least that many rows (e.g. the full history) to --data",
+        )
+    recent = series.frame[list(series.columns)].to_numpy()[-lookback:]
+    scaled = scaler.transform(recent).astype(np.float32)[None, ...]
+    predicted = np.asarray(model.predict(scaled, verbose=0), dtype=np.float64)[0]
+    values = scaler.inverse(predicted, series.targets)
+    if not np.isfinite(values).all():
+        raise DataError(
+            "the model produced non-finite forecasts for this data",
+            "check the newest rows for extreme values, or retrain the model",
+        )
+    stamps = future_timestamps(series.index[-1], series.frequency, horizon)
+    stamps.name = series.time_col
+    return pd.DataFrame(values, index=stamps, columns=list(series.targets))

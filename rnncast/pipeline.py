@@ -1,0 +1,341 @@
+"""The Python API: ``train``, ``forecast``, ``evaluate`` and ``info``.
+
+Each function composes the single-concern modules; the CLI and, later, cron jobs call these and
+nothing below them. Notes for the user (filled values, shortened lookback, ...) go to the
+``rnncast`` logger; per-epoch progress to an optional hook.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import platform
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnncast import __version__, backend
+from rnncast.bundle import Bundle, load_bundle, save_bundle
+from rnncast.config import TrainConfig
+from rnncast.data import SeriesData, load_series
+from rnncast.errors import DataError, UsageError
+from rnncast.evaluation import baseline_forecasts, score_forecasts
+from rnncast.fileio import point_link
+from rnncast.frequency import seasonal_period
+from rnncast.training import EpochHook
+from rnncast.windows import (
+    Scaler,
+    Split,
+    check_scalable,
+    chronological_split,
+    default_window_lengths,
+    fit_lookback_to_rows,
+    target_windows,
+)
+
+logger = logging.getLogger("rnncast")
+
+DEFAULT_RUNS_DIR = Path("runs")
+LATEST_LINK = "latest"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` produced."""
+
+    bundle_path: Path
+    metadata: dict[str, Any]
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """What :func:`forecast` produced: the dated forecast and where it came from."""
+
+    frame: pd.DataFrame
+    bundle_path: Path
+    data_path: Path
+
+
+def train(
+    data: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    out: str | Path | None = None,
+    on_epoch: EpochHook | None = None,
+    **settings: Any,
+) -> TrainResult:
+    """Train a model on the series in ``data`` and save a bundle.
+
+    Args:
+        data: CSV or Parquet file.
+        config: settings; keyword ``settings`` (same names) override its fields.
+        out: bundle directory; ``runs/<data file stem>`` by default. Its parent gets a
+            ``latest`` link to it.
+        on_epoch: called after every epoch with (epoch, epochs, losses).
+
+    Returns:
+        The bundle's path, metadata and held-out report.
+    """
+    config = (config or TrainConfig()).replace(**settings) if settings else (config or TrainConfig())
+    data_path = Path(data)
+    bundle_path = Path(out) if out is not None else default_bundle_path(data_path)
+    if bundle_path.name == LATEST_LINK:
+        raise UsageError(
+            f"a bundle cannot be named {LATEST_LINK!r} (that name is the link to the newest)",
+            "choose another --out",
+        )
+
+    series = load_series(
+        data_path,
+        time_col=config.time_col,
+        target=config.target,
+        features=config.features,
+        fill=config.fill,
+    )
+    _log_notes(series)
+    config = resolve_window(config, series)
+    split = chronological_split(
+        len(series), config.lookback, config.horizon, config.val_fraction, config.test_fraction
+    )
+
+    values = series.frame.to_numpy()
+    check_scalable(values, series.columns)
+    scaler = Scaler.fit(config.scaler, series.columns, values[: split.train_rows])  # training rows only
+    scaled = scaler.transform(values)
+
+    from rnncast.models import ModelShape, build_model, compile_model
+    from rnncast.training import fit_model, seed_everything, select_device
+    from rnncast.windows import window_dataset
+
+    device = select_device(config.device)
+    seed_everything(config.seed)
+    shape = ModelShape(config.lookback, config.horizon, len(series.columns), len(series.targets))
+    model = build_model(
+        shape,
+        cell=config.model,
+        bidirectional=config.bidirectional,
+        units=config.units,
+        layers=config.layers,
+        dropout=config.dropout,
+        residual=config.residual,
+    )
+    compile_model(model, config.learning_rate, config.clipnorm)
+    n_targets = len(series.targets)
+    datasets = {
+        part: window_dataset(
+            scaled,
+            scaled[:, :n_targets],
+            split.starts(part),
+            config.lookback,
+            config.horizon,
+            config.batch_size,
+            shuffle=part == "train",
+            seed=config.seed,
+        )
+        for part in ("train", "val")
+    }
+    summary = fit_model(
+        model,
+        datasets["train"],
+        datasets["val"],
+        epochs=config.epochs,
+        patience=config.patience,
+        device=device,
+        on_epoch=on_epoch,
+    )
+
+    report = evaluate_windows(model, scaler, series, split.starts("test"), config)
+    metadata = {
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "config": config.to_dict(),
+        "data": series.fingerprint,
+        "data_notes": list(series.notes),
+        "split": _split_summary(split, series.index),
+        "model": {
+            "cell": config.model,
+            "bidirectional": config.bidirectional,
+            "targets": list(series.targets),
+            "features": list(series.features),
+            "lookback": config.lookback,
+            "horizon": config.horizon,
+            "parameters": int(model.count_params()),
+        },
+        "training": summary.to_dict(),
+    }
+    save_bundle(
+        bundle_path,
+        model=model,
+        scaler=scaler,
+        metadata=metadata,
+        report=report,
+        history=summary.history,
+    )
+    point_link(bundle_path.parent / LATEST_LINK, bundle_path)
+    return TrainResult(bundle_path, metadata, report)
+
+
+def forecast(
+    model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK, data: str | Path | None = None
+) -> ForecastResult:
+    """Forecast the steps after the newest row of ``data`` (the training file by default)."""
+    bundle = load_bundle(model)
+    series = load_for_bundle(bundle, data)
+    config = bundle.config
+    from rnncast.forecasting import forecast_future
+
+    frame = forecast_future(bundle.model, bundle.scaler, series, config.lookback, config.horizon)
+    return ForecastResult(frame, bundle.path, Path(series.fingerprint["path"]))
+
+
+def evaluate(
+    model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK, data: str | Path | None = None
+) -> dict[str, Any]:
+    """Held-out metrics of the model beside the baselines.
+
+    Scores every window whose targets start at or after the bundle's test split began: on the
+    training file that is exactly the test split; a newer file adds its new rows.
+    """
+    bundle = load_bundle(model)
+    series = load_for_bundle(bundle, data)
+    test_start = pd.Timestamp(bundle.metadata["split"]["test_start"])
+    first = int(series.index.searchsorted(test_start))
+    config = bundle.config
+    starts = np.arange(max(first, config.lookback), len(series) - config.horizon + 1)
+    if len(starts) == 0:
+        raise DataError(
+            f"the data has no complete {config.horizon}-step window after {test_start} (the held-out period)",
+            "pass a file that covers the held-out period to --data",
+        )
+    report = evaluate_windows(bundle.model, bundle.scaler, series, starts, config)
+    return {"model_path": str(bundle.path), "data_path": series.fingerprint["path"], **report}
+
+
+def info(model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK) -> dict[str, Any]:
+    """What a bundle is: data, config, versions, training and metrics (no TensorFlow needed)."""
+    bundle = load_bundle(model, with_model=False)
+    return {"path": str(bundle.path), **bundle.metadata, "report": bundle.report}
+
+
+def evaluate_windows(
+    model: Any, scaler: Scaler, series: SeriesData, starts: np.ndarray, config: TrainConfig
+) -> dict[str, Any]:
+    """Score the model and the baselines on the windows whose targets start at ``starts``."""
+    from rnncast.forecasting import predict_windows
+
+    targets = series.targets
+    values = series.frame.to_numpy()
+    scaled = scaler.transform(values)
+    predicted = scaler.inverse(predict_windows(model, scaled, starts, config.lookback), targets)
+    actual = target_windows(values[:, : len(targets)], starts, config.horizon)
+    period = seasonal_period(series.frequency)
+    forecasts = {
+        "model": predicted,
+        **baseline_forecasts(values[:, : len(targets)], starts, config.horizon, period),
+    }
+    scores = score_forecasts(actual, forecasts, targets, scaler.scale_of(targets))
+    return {
+        "split": "test",
+        "windows": len(starts),
+        "first_target_time": series.index[int(starts[0])].isoformat(),
+        "last_target_time": series.index[int(starts[-1]) + config.horizon - 1].isoformat(),
+        "horizon": config.horizon,
+        "targets": list(targets),
+        "seasonal_period": period,
+        **scores,
+    }
+
+
+def load_for_bundle(bundle: Bundle, data: str | Path | None) -> SeriesData:
+    """Load ``data`` (default: the bundle's training file) the way the bundle was trained.
+
+    Raises:
+        DataError: the file is gone, or its columns or frequency differ from the bundle's.
+    """
+    path = Path(data) if data is not None else Path(bundle.metadata["data"]["path"])
+    if data is None and not path.exists():
+        raise DataError(
+            f"the training data {str(path)!r} no longer exists", "pass the newest data with --data"
+        )
+    config = bundle.config
+    try:
+        series = load_series(
+            path,
+            time_col=bundle.metadata["data"].get("time_col"),
+            target=bundle.targets,
+            features=bundle.features,
+            fill=config.fill,
+            frequency=bundle.frequency,
+        )
+    except UsageError as exc:
+        raise DataError(
+            f"{path.name} does not match the model in {bundle.path}: {exc.message}", exc.hint
+        ) from exc
+    _log_notes(series)
+    # Use the bundle's column names even where the file spells them in another case.
+    frame = series.frame.set_axis(list(bundle.targets + bundle.features), axis=1)
+    return dataclasses.replace(series, frame=frame, targets=bundle.targets, features=bundle.features)
+
+
+def resolve_window(config: TrainConfig, series: SeriesData) -> TrainConfig:
+    """Fill in a missing lookback or horizon from the data's frequency and length."""
+    if config.lookback is not None and config.horizon is not None:
+        return config
+    default_lookback, default_horizon = default_window_lengths(series.frequency)
+    horizon = config.horizon or default_horizon
+    lookback = config.lookback
+    if lookback is None:
+        lookback = fit_lookback_to_rows(
+            default_lookback, horizon, len(series), config.val_fraction, config.test_fraction
+        )
+        if lookback < default_lookback:
+            logger.warning(
+                "the series is short: lookback set to %d rows (default %d)",
+                lookback,
+                default_lookback,
+            )
+    return config.replace(lookback=lookback, horizon=horizon)
+
+
+def default_bundle_path(data_path: Path) -> Path:
+    """``runs/<file stem>``, with anything but letters, digits, ``._-`` replaced by ``_``."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", data_path.stem).strip("._") or "model"
+    return DEFAULT_RUNS_DIR / name
+
+
+def _split_summary(split: Split, index: pd.DatetimeIndex) -> dict[str, Any]:
+    val_start = split.train_rows
+    test_start = split.train_rows + split.val_rows
+    return {
+        "train_rows": split.train_rows,
+        "val_rows": split.val_rows,
+        "test_rows": split.test_rows,
+        "train_end": index[val_start - 1].isoformat(),
+        "val_start": index[val_start].isoformat(),
+        "test_start": index[test_start].isoformat(),
+    }
+
+
+def _versions() -> dict[str, str]:
+    keras = backend.keras()
+    tf = backend.tensorflow()
+
+    return {
+        "rnncast": __version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def _log_notes(series: SeriesData) -> None:
+    for note in series.notes:
+        logger.warning(note)

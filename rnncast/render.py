@@ -1,0 +1,132 @@
+"""Turning results into terminal output: rich tables for people, CSV and JSON for programs."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from rich.table import Table
+
+METRICS = ("mse", "rmse", "mae")
+
+
+def metrics_table(report: dict[str, Any], title: str = "Held-out test windows") -> Table:
+    """Model and baselines side by side, original and scaled units."""
+    table = Table(
+        title=f"{title}: {report['windows']} windows x {report['horizon']} steps", title_justify="left"
+    )
+    table.add_column("forecaster", no_wrap=True)
+    for metric in METRICS:
+        table.add_column(metric.upper(), justify="right")
+    for metric in METRICS:
+        table.add_column(f"scaled {metric.upper()}", justify="right")
+    for name, units in report["metrics"].items():
+        table.add_row(
+            name,
+            *(_number(units["original"][m]) for m in METRICS),
+            *(_number(units["scaled"][m]) for m in METRICS),
+        )
+    return table
+
+
+def verdict_line(report: dict[str, Any]) -> str:
+    """One sentence on whether the model beats the best naive baseline."""
+    best = report.get("best_baseline")
+    if best is None:
+        return ""
+    skill = report.get("skill_vs_best_baseline")
+    skill_text = f" (skill {skill:+.1%} in RMSE)" if skill is not None else ""
+    if report.get("model_beats_best_baseline"):
+        return f"The model beats the best baseline, {best}{skill_text}."
+    return f"The model does NOT beat the best baseline, {best}{skill_text}: prefer the baseline."
+
+
+def forecast_table(frame: Any, title: str) -> Table:
+    """A dated forecast as a rich table."""
+    table = Table(title=title, title_justify="left")
+    table.add_column(str(frame.index.name or "time"))
+    for column in frame.columns:
+        table.add_column(str(column), justify="right")
+    for stamp, row in frame.iterrows():
+        table.add_row(_timestamp(stamp), *(_number(v) for v in row))
+    return table
+
+
+def forecast_csv(frame: Any) -> str:
+    """A dated forecast as CSV text: the time column, then one column per target."""
+    buffer = io.StringIO()
+    out = frame.copy()
+    out.index = [_timestamp(s) for s in frame.index]
+    out.index.name = frame.index.name or "time"
+    out.to_csv(buffer, float_format="%.10g", lineterminator="\n")
+    return buffer.getvalue()
+
+
+def forecast_records(frame: Any) -> list[dict[str, Any]]:
+    """A dated forecast as JSON-ready records."""
+    name = str(frame.index.name or "time")
+    return [
+        {name: _timestamp(stamp), **{str(c): float(v) for c, v in row.items()}}
+        for stamp, row in frame.iterrows()
+    ]
+
+
+def info_text(info: dict[str, Any]) -> str:
+    """A bundle's essentials as aligned ``key: value`` lines."""
+    data, model, training, split = info["data"], info["model"], info["training"], info["split"]
+    report = info.get("report", {})
+    lines = [
+        ("bundle", info["path"]),
+        ("created", info["created_at"]),
+        ("data", data["path"]),
+        (
+            "rows",
+            f"{data['rows']} ({data['first_timestamp']} to {data['last_timestamp']}), frequency {data['frequency']}",
+        ),
+        ("targets", ", ".join(model["targets"])),
+        ("features", ", ".join(model["features"]) or "(none)"),
+        ("network", _network(info)),
+        ("windows", f"lookback {model['lookback']}, horizon {model['horizon']}"),
+        (
+            "split",
+            f"train {split['train_rows']} / val {split['val_rows']} / test {split['test_rows']} rows; test from {split['test_start']}",
+        ),
+        (
+            "training",
+            f"{training['epochs_run']} epochs (best {training['best_epoch']}), {training['seconds']:.1f}s on {training['device']}",
+        ),
+        ("versions", ", ".join(f"{k} {v}" for k, v in info["versions"].items())),
+    ]
+    if report.get("metrics"):
+        rmse = {name: units["original"]["rmse"] for name, units in report["metrics"].items()}
+        lines.append(("test RMSE", ", ".join(f"{k} {_number(v)}" for k, v in rmse.items())))
+        lines.append(("verdict", verdict_line(report)))
+    width = max(len(k) for k, _ in lines)
+    return "\n".join(f"{k.rjust(width)}: {v}" for k, v in lines)
+
+
+def to_json(data: Any) -> str:
+    """Indented JSON for stdout."""
+    return json.dumps(data, indent=2, default=str)
+
+
+def _network(info: dict[str, Any]) -> str:
+    config = info["config"]
+    cell = ("bidirectional " if config["bidirectional"] else "") + config["model"]
+    return (
+        f"{config['layers']} x {cell}({config['units']}), dropout {config['dropout']}, "
+        f"{'residual ' if config.get('residual') else ''}dense head; {info['model']['parameters']} parameters"
+    )
+
+
+def _timestamp(stamp: Any) -> str:
+    if stamp.hour == 0 and stamp.minute == 0 and stamp.second == 0 and stamp.tzinfo is None:
+        return stamp.strftime("%Y-%m-%d")
+    return stamp.isoformat()
+
+
+def _number(value: float) -> str:
+    if value == 0 or 1e-3 <= abs(value) < 1e7:
+        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
+    return f"{value:.4g}"
