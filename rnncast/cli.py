@@ -31,6 +31,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad data, 4 bad or missing model bundle, "
+    "6 training failed. RNNCAST_DEBUG=1 shows tracebacks.",
 )
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -83,11 +85,7 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
-    """Forecast time series with recurrent neural networks.
-
-    Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad data, 4 bad/missing model bundle,
-    6 training failed, 75 locked (try again later).
-    """
+    """Forecast time series with recurrent neural networks."""
 
 
 @app.command()
@@ -100,11 +98,13 @@ def train(
     target: Annotated[
         list[str] | None,
         typer.Option(
-            help="Column(s) to forecast; repeat or comma-separate [default: Adj Close, Close, or the only number]."
+            help="Column(s) to forecast; repeat or comma-separate "
+            "[default: Adj Close, Close, or the only number]."
         ),
     ] = None,
     features: Annotated[
-        str | None, typer.Option(help="Input-only columns, comma-separated, or 'all' numeric columns.")
+        str | None,
+        typer.Option(metavar="COLS", help="Input-only columns, comma-separated, or 'all' numeric columns."),
     ] = None,
     fill: Annotated[Fill, typer.Option(help="Missing values: ffill, interpolate, drop or error.")] = Fill(
         DEFAULTS.fill
@@ -184,8 +184,9 @@ def train(
             training = result.metadata["training"]
             stderr.print(
                 Text(
-                    f"saved {result.bundle_path} ({training['epochs_run']} epochs, best {training['best_epoch']}, "
-                    f"{training['seconds']:.1f}s on {training['device']}); next: rnncast forecast --model {result.bundle_path}"
+                    f"saved {result.bundle_path} ({training['epochs_run']} epochs, "
+                    f"best {training['best_epoch']}, {training['seconds']:.1f}s on {training['device']}); "
+                    f"next: rnncast forecast --model {result.bundle_path}"
                 )
             )
         if json_output:

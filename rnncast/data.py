@@ -125,6 +125,11 @@ def load_series(
     notes.extend(gap_notes)
     frame, fill_notes = fill_missing(frame, fill)
     notes.extend(fill_notes)
+    if len(frame) < 3:
+        raise DataError(
+            f"{path.name} has {len(frame)} row(s) left after --fill {fill}",
+            "fill the missing values instead (--fill ffill or interpolate) or fix the file",
+        )
 
     fingerprint = {
         "path": str(path.resolve()),
@@ -168,7 +173,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     except Exception as exc:  # pyarrow raises many types for a damaged file
         raise DataError(f"{path.name} is not a readable Parquet file ({exc})") from exc
     if isinstance(frame.index, pd.DatetimeIndex):
-        frame = frame.reset_index()
+        frame = frame.reset_index(names=frame.index.name or "time")
     return frame
 
 
@@ -226,6 +231,8 @@ def resolve_time_column(frame: pd.DataFrame, requested: str | None) -> str:
             return by_lower[name]
     # Fall back on the first column if it parses as dates (many exports name it oddly).
     first = frame.columns[0]
+    if pd.api.types.is_datetime64_any_dtype(frame[first]):
+        return first
     if frame[first].dtype == object or pd.api.types.is_string_dtype(frame[first]):
         sample = frame[first].dropna().head(20)
         if len(sample) and pd.to_datetime(sample, errors="coerce", format="mixed").notna().all():

@@ -41,7 +41,8 @@ class RnncastError(Exception):
         """The message and the hint as the single line the CLI prints."""
         text = self.message.rstrip(".")
         if self.hint:
-            return f"{text}. {self.hint.rstrip('.')}."
+            hint = self.hint.rstrip(".")
+            return f"{text}. {hint[:1].upper()}{hint[1:]}."
         return f"{text}."
 
 

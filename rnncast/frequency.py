@@ -50,9 +50,9 @@ def infer_frequency(index: pd.DatetimeIndex) -> str:
             return "YE-DEC"
         return f"YS-{_MONTH_ABBR[index[0].month]}"
     if all_midnight and typical == pd.Timedelta(days=7):
-        return f"W-{_DAY_ABBR[index[0].dayofweek]}"
+        return f"W-{_DAY_ABBR[index[0].day_of_week]}"
     if all_midnight and typical == day:
-        weekend_rows = int((index.dayofweek >= 5).sum())
+        weekend_rows = int((index.day_of_week >= 5).sum())
         # Trading data: no Saturday/Sunday rows at all, and at least one Friday->Monday step.
         if weekend_rows == 0 and (steps == pd.Timedelta(days=3)).any():
             return "B"

@@ -82,7 +82,8 @@ def info_text(info: dict[str, Any]) -> str:
         ("data", data["path"]),
         (
             "rows",
-            f"{data['rows']} ({data['first_timestamp']} to {data['last_timestamp']}), frequency {data['frequency']}",
+            f"{data['rows']} ({data['first_timestamp']} to {data['last_timestamp']}), "
+            f"frequency {data['frequency']}",
         ),
         ("targets", ", ".join(model["targets"])),
         ("features", ", ".join(model["features"]) or "(none)"),
@@ -90,11 +91,13 @@ def info_text(info: dict[str, Any]) -> str:
         ("windows", f"lookback {model['lookback']}, horizon {model['horizon']}"),
         (
             "split",
-            f"train {split['train_rows']} / val {split['val_rows']} / test {split['test_rows']} rows; test from {split['test_start']}",
+            f"train {split['train_rows']} / val {split['val_rows']} / test {split['test_rows']} rows; "
+            f"test from {split['test_start']}",
         ),
         (
             "training",
-            f"{training['epochs_run']} epochs (best {training['best_epoch']}), {training['seconds']:.1f}s on {training['device']}",
+            f"{training['epochs_run']} epochs (best {training['best_epoch']}), "
+            f"{training['seconds']:.1f}s on {training['device']}",
         ),
         ("versions", ", ".join(f"{k} {v}" for k, v in info["versions"].items())),
     ]

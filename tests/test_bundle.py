@@ -1,0 +1,106 @@
+"""Bundles are refused, with a clear message and exit code 4, whenever they cannot be trusted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rnncast
+from rnncast.bundle import load_bundle
+from rnncast.errors import BundleError, ExitCode
+from tests.conftest import FAST
+
+COMMITTED_BUNDLE = Path(__file__).parent / "data" / "bundle_v1"
+
+
+@pytest.fixture(scope="module")
+def trained(prices_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "prices"
+    rnncast.train(prices_csv, out=out, lookback=10, horizon=3, **FAST)
+    return out
+
+
+@pytest.fixture
+def bundle_copy(trained: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    return copy
+
+
+def _refused(path: Path, match: str) -> None:
+    with pytest.raises(BundleError, match=match) as caught:
+        load_bundle(path)
+    assert caught.value.exit_code == ExitCode.MODEL
+
+
+def test_round_trip_gives_the_same_predictions(bundle_copy: Path, trained: Path) -> None:
+    windows = np.random.default_rng(0).normal(size=(2, 10, 1)).astype("float32")
+    first, second = load_bundle(trained), load_bundle(bundle_copy)
+    np.testing.assert_array_equal(
+        first.model.predict(windows, verbose=0), second.model.predict(windows, verbose=0)
+    )
+
+
+def test_missing_bundle(tmp_path: Path) -> None:
+    _refused(tmp_path / "nothing", "no model bundle")
+
+
+def test_truncated_model_file(bundle_copy: Path) -> None:
+    model = bundle_copy / "model.keras"
+    model.write_bytes(model.read_bytes()[:1000])
+    _refused(bundle_copy, "checksum")
+
+
+def test_edited_scaler(bundle_copy: Path) -> None:
+    scaler = json.loads((bundle_copy / "scaler.json").read_text())
+    scaler["columns"]["Close"]["offset"] += 1
+    (bundle_copy / "scaler.json").write_text(json.dumps(scaler))
+    _refused(bundle_copy, "checksum")
+
+
+def test_newer_format_version(bundle_copy: Path) -> None:
+    metadata = json.loads((bundle_copy / "metadata.json").read_text())
+    metadata["format_version"] = 99
+    (bundle_copy / "metadata.json").write_text(json.dumps(metadata))
+    _refused(bundle_copy, "(?i)upgrade rnncast")
+
+
+def test_metadata_that_is_not_json(bundle_copy: Path) -> None:
+    (bundle_copy / "metadata.json").write_text("{not json")
+    _refused(bundle_copy, "not valid JSON")
+
+
+def test_a_lambda_layer_is_refused_not_executed(bundle_copy: Path, tmp_path: Path) -> None:
+    """A hostile model.keras (with matching checksum) must not run code when loaded."""
+    import keras
+
+    marker = tmp_path / "pwned"
+    namespace: dict = {}
+    # The path is a literal inside the function's code, so it travels with the saved bytecode.
+    exec(f"def touch(x):\n    open({str(marker)!r}, 'w').close()\n    return x", namespace)
+    inputs = keras.Input((10, 1))
+    hostile = keras.layers.Lambda(namespace["touch"])(inputs)
+    outputs = keras.layers.Reshape((10, 1))(keras.layers.Dense(1)(hostile))
+    keras.Model(inputs, outputs).save(bundle_copy / "model.keras")
+    metadata = json.loads((bundle_copy / "metadata.json").read_text())
+    from rnncast.fileio import sha256_file
+
+    metadata["files"]["model.keras"] = sha256_file(bundle_copy / "model.keras")
+    (bundle_copy / "metadata.json").write_text(json.dumps(metadata))
+    marker.unlink(missing_ok=True)
+    _refused(bundle_copy, "cannot be loaded safely")
+    assert not marker.exists()
+
+
+def test_committed_bundle_still_loads_and_forecasts(prices_csv: Path) -> None:
+    """Guards the bundle format: a bundle written by an earlier release must keep working."""
+    assert zipfile.is_zipfile(COMMITTED_BUNDLE / "model.keras")
+    result = rnncast.forecast(COMMITTED_BUNDLE, data=prices_csv)
+    assert len(result.frame) == 3 and np.isfinite(result.frame.to_numpy()).all()
+    assert result.frame.index[0] > pd.Timestamp(pd.read_csv(prices_csv)["Date"].iloc[-1])

@@ -1,0 +1,174 @@
+"""The rnncast command: every command, every documented exit code, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rnncast.cli import app
+from rnncast.errors import ExitCode
+
+FAST_FLAGS = ["--epochs", "1", "--units", "4", "--batch-size", "32", "--lookback", "10", "--horizon", "3"]
+COMMITTED_BUNDLE = Path(__file__).parent / "data" / "bundle_v1"
+
+
+def run(*args: str | Path) -> object:
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result: object, code: int, *fragments: str) -> None:
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr  # one line, and the last
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+@pytest.fixture(scope="module")
+def trained(prices_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "prices"
+    result = run("train", prices_csv, "--out", out, *FAST_FLAGS)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_train_prints_the_report_and_saves_a_bundle(trained: Path) -> None:
+    assert (trained / "model.keras").is_file()
+    assert (trained.parent / "latest").resolve() == trained.resolve()
+
+
+def test_train_json_summary_and_plain_progress(prices_csv: Path, tmp_path: Path) -> None:
+    result = run("train", prices_csv, "--out", tmp_path / "m", "--json", *FAST_FLAGS, "--model", "gru")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["config"]["model"] == "gru"
+    assert set(summary["report"]["metrics"]) >= {"model", "naive", "seasonal_naive"}
+    assert "epoch 1/1 loss=" in result.stderr  # not a terminal: plain progress lines
+    assert "naive" in result.stderr
+
+
+def test_quiet_train_prints_nothing_on_stderr(prices_csv: Path, tmp_path: Path) -> None:
+    result = run("train", prices_csv, "--out", tmp_path / "m", "--quiet", *FAST_FLAGS)
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_forecast_to_stdout_is_csv_with_dates(trained: Path) -> None:
+    result = run("forecast", "--model", trained, "--output", "-")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == ["Date", "Close"]
+    assert len(rows) == 3 and rows[0]["Date"] == "2017-11-13"
+
+
+def test_forecast_to_a_file_and_as_json(trained: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "forecast.csv"
+    assert run("forecast", "-m", trained, "-o", target).exit_code == 0
+    assert target.read_text().splitlines()[0] == "Date,Close"
+    payload = json.loads(run("forecast", "-m", trained, "--json").stdout)
+    assert [r["Date"] for r in payload["forecast"]] == ["2017-11-13", "2017-11-14", "2017-11-15"]
+
+
+def test_evaluate_and_info(trained: Path) -> None:
+    report = json.loads(run("evaluate", "--model", trained, "--json").stdout)
+    assert report["metrics"]["naive"]["original"]["rmse"] > 0
+    text = run("evaluate", "--model", trained).stdout
+    assert "seasonal_naive" in text and "baseline" in text
+    details = json.loads(run("info", "--model", trained, "--json").stdout)
+    assert details["model"]["horizon"] == 3 and details["data"]["frequency"] == "B"
+    assert "lookback 10, horizon 3" in run("info", "--model", trained).stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--units", "-1"], "--units"),
+        (["--dropout", "1.5"], "--dropout"),
+        (["--horizon", "0"], "--horizon"),
+        (["--val-fraction", "0.6", "--test-fraction", "0.5"], "--val-fraction"),
+        (["--target", "Nope"], "--target 'Nope'"),
+        (["--time-col", "when"], "--time-col"),
+    ],
+)
+def test_bad_settings_exit_2(prices_csv: Path, tmp_path: Path, flags: list[str], fragment: str) -> None:
+    assert_one_line_error(run("train", prices_csv, "--out", tmp_path / "m", *flags), ExitCode.USAGE, fragment)
+
+
+def test_unknown_cell_type_is_a_usage_error(prices_csv: Path) -> None:
+    assert run("train", prices_csv, "--model", "transformer").exit_code == ExitCode.USAGE
+
+
+def test_bad_data_exits_3(tmp_path: Path) -> None:
+    assert_one_line_error(run("train", tmp_path / "missing.csv"), ExitCode.DATA, "does not exist")
+    short = tmp_path / "short.csv"
+    short.write_text("date,value\n" + "".join(f"2024-01-{d:02d},{d}\n" for d in range(1, 21)))
+    assert_one_line_error(run("train", short), ExitCode.DATA, "too few rows")
+    dupes = tmp_path / "dupes.csv"
+    dupes.write_text("date,value\n2024-01-01,1\n2024-01-01,2\n2024-01-02,3\n2024-01-03,4\n")
+    assert_one_line_error(run("train", dupes), ExitCode.DATA, "duplicate timestamp")
+
+
+def test_forecast_with_mismatched_data_exits_3(trained: Path, hourly_csv: Path) -> None:
+    assert_one_line_error(
+        run("forecast", "-m", trained, "--data", hourly_csv), ExitCode.DATA, "does not match"
+    )
+
+
+def test_missing_or_broken_bundle_exits_4(trained: Path, tmp_path: Path) -> None:
+    assert_one_line_error(run("forecast", "--model", tmp_path / "nothing"), ExitCode.MODEL, "no model bundle")
+    broken = tmp_path / "broken"
+    shutil.copytree(trained, broken)
+    (broken / "model.keras").write_bytes(b"not a zip")
+    for command in ("forecast", "evaluate", "info"):
+        assert_one_line_error(run(command, "--model", broken), ExitCode.MODEL, "checksum")
+
+
+def test_debug_switch_shows_the_exception(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RNNCAST_DEBUG", "1")
+    result = run("train", tmp_path / "missing.csv")
+    assert result.exit_code != 0 and result.exception is not None
+    assert type(result.exception).__name__ == "DataError"
+
+
+def test_help_info_and_data_errors_do_not_import_tensorflow(tmp_path: Path) -> None:
+    script = f"""
+import sys
+from typer.testing import CliRunner
+from rnncast.cli import app
+runner = CliRunner()
+assert runner.invoke(app, ["--help"]).exit_code == 0
+assert runner.invoke(app, ["info", "--model", {str(COMMITTED_BUNDLE)!r}]).exit_code == 0
+assert runner.invoke(app, ["train", {str(tmp_path / "missing.csv")!r}]).exit_code == 3
+assert runner.invoke(app, ["train", "x.csv", "--units", "0"]).exit_code == 2
+assert "tensorflow" not in sys.modules, "tensorflow was imported"
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_installed_console_script_runs_end_to_end(prices_csv: Path, tmp_path: Path) -> None:
+    exe = shutil.which(
+        "rnncast", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    )
+    assert exe, "the rnncast console script is not installed"
+    train = subprocess.run(
+        [exe, "train", str(prices_csv), *FAST_FLAGS], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert train.returncode == 0, train.stderr
+    assert "Traceback" not in train.stderr and "I0000" not in train.stderr  # no TensorFlow log spam
+    forecast = subprocess.run([exe, "forecast"], cwd=tmp_path, capture_output=True, text=True)
+    assert forecast.returncode == 0, forecast.stderr
+    assert forecast.stdout.splitlines()[0] == "Date,Close"  # not a terminal: CSV on stdout
+    missing = subprocess.run(
+        [exe, "forecast", "--model", "runs/none"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert missing.returncode == ExitCode.MODEL and missing.stderr.count("\n") == 1
