@@ -172,3 +172,16 @@ def test_installed_console_script_runs_end_to_end(prices_csv: Path, tmp_path: Pa
         [exe, "forecast", "--model", "runs/none"], cwd=tmp_path, capture_output=True, text=True
     )
     assert missing.returncode == ExitCode.MODEL and missing.stderr.count("\n") == 1
+
+
+def test_device_gpu_without_a_gpu_is_a_clear_error(prices_csv: Path, tmp_path: Path) -> None:
+    from rnncast import backend
+
+    has_gpu = bool(backend.tensorflow().config.list_physical_devices("GPU"))
+    result = run("train", prices_csv, "--out", tmp_path / "m", "--device", "gpu", *FAST_FLAGS)
+    if has_gpu:
+        assert result.exit_code == 0
+        assert json.loads((tmp_path / "m" / "metadata.json").read_text())["training"]["device"] == "gpu"
+    else:
+        assert_one_line_error(result, ExitCode.TRAINING, "--device gpu", "no GPU")
+        assert not (tmp_path / "m").exists()  # nothing half-written
