@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnncast import backend
 from rnncast.config import TrainConfig
-from rnncast.errors import BundleError, RnncastError
+from rnncast.errors import BundleError, RnncastError, UsageError
 from rnncast.fileio import (
     follow_link,
     new_staging_directory,
@@ -45,6 +45,7 @@ REPORT_FILE = "report.json"
 HISTORY_FILE = "history.csv"
 BUNDLE_FILES = (MODEL_FILE, SCALER_FILE, METADATA_FILE, REPORT_FILE, HISTORY_FILE)
 CHECKSUMMED_FILES = (MODEL_FILE, SCALER_FILE, REPORT_FILE, HISTORY_FILE)
+REQUIRED_METADATA = ("config", "data", "model", "split", "training", "versions")
 
 
 @dataclass
@@ -78,6 +79,32 @@ class Bundle:
         return str(self.metadata["data"]["frequency"])
 
 
+def check_bundle_target(target: Path) -> None:
+    """Refuse to write a bundle over anything that is not a bundle (a data file, a home
+    directory): replacing the target deletes what was there.
+
+    Raises:
+        UsageError: ``target`` exists and is not an rnncast bundle directory.
+    """
+    if not target.exists() and not target.is_symlink():
+        return
+    if target.is_dir() and not target.is_symlink():
+        names = {entry.name for entry in target.iterdir()}
+        if not names:
+            return
+        if names <= set(BUNDLE_FILES) and METADATA_FILE in names:
+            try:
+                metadata = json.loads((target / METADATA_FILE).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                metadata = None
+            if isinstance(metadata, dict) and "format_version" in metadata:
+                return
+    raise UsageError(
+        f"--out {str(target)!r} exists and is not a model bundle, so it will not be replaced",
+        "choose a new directory or an existing bundle for --out",
+    )
+
+
 def save_bundle(
     target: Path,
     *,
@@ -88,6 +115,7 @@ def save_bundle(
     history: dict[str, list[float]],
 ) -> Path:
     """Write a complete bundle to ``target``, replacing an older one only once it is whole."""
+    check_bundle_target(target)
     staged = new_staging_directory(target)
     try:
         model.save(staged / MODEL_FILE)
@@ -159,9 +187,12 @@ def load_bundle(path: str | Path, *, with_model: bool = True) -> Bundle:
     scaler = Scaler.from_dict(_read_json(directory, SCALER_FILE))
     report = _read_json(directory, REPORT_FILE)
     bundle = Bundle(directory, metadata, scaler, report)
+    missing = [key for key in REQUIRED_METADATA if not isinstance(metadata.get(key), dict)]
+    if missing:
+        raise BundleError(f"{METADATA_FILE} in {directory} lacks {', '.join(missing)}", "retrain the model")
     try:
         expected = tuple(metadata["model"]["targets"]) + tuple(metadata["model"]["features"])
-        config = bundle.config
+        _ = bundle.config, str(metadata["data"]["frequency"]), str(metadata["split"]["test_start"])
     except (KeyError, TypeError, RnncastError) as exc:
         raise BundleError(
             f"{METADATA_FILE} in {directory} is incomplete ({exc})", "retrain the model"
@@ -172,7 +203,17 @@ def load_bundle(path: str | Path, *, with_model: bool = True) -> Bundle:
             "retrain the model",
         )
     if with_model:
-        bundle.model = _load_keras_model(directory / MODEL_FILE, config, len(expected), len(bundle.targets))
+        attach_model(bundle)
+    return bundle
+
+
+def attach_model(bundle: Bundle) -> Bundle:
+    """Load the bundle's Keras model (imports TensorFlow) if it is not loaded yet."""
+    if bundle.model is None:
+        n_inputs = len(bundle.targets) + len(bundle.features)
+        bundle.model = _load_keras_model(
+            bundle.path / MODEL_FILE, bundle.config, n_inputs, len(bundle.targets)
+        )
     return bundle
 
 

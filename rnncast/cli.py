@@ -212,10 +212,11 @@ def forecast(
     """Forecast the steps after the newest row, with real future timestamps."""
     with _reported_errors(quiet):
         from rnncast import pipeline
-        from rnncast.fileio import atomic_write_text
-        from rnncast.render import forecast_csv, forecast_records, forecast_table, to_json
+        from rnncast.render import forecast_records, forecast_table, to_json
+        from rnncast.report import forecast_csv
 
-        result = pipeline.forecast(model, data)
+        to_file = output if output not in (None, "-") else None
+        result = pipeline.forecast(model, data, output=to_file)
         title = f"Forecast from {result.bundle_path} after {result.data_path.name}"
         if json_output:
             payload = {
@@ -231,12 +232,10 @@ def forecast(
                 stderr.print(forecast_table(result.frame, title))
         elif output is None:
             stdout.print(forecast_table(result.frame, title))
-        if output not in (None, "-"):
-            atomic_write_text(output, forecast_csv(result.frame))
-            if not quiet:
-                if stderr.is_terminal:
-                    stderr.print(forecast_table(result.frame, title))
-                _status(quiet, f"wrote {output} ({len(result.frame)} rows)")
+        if to_file is not None and not quiet:
+            if stderr.is_terminal:
+                stderr.print(forecast_table(result.frame, title))
+            _status(quiet, f"wrote {output} ({len(result.frame)} rows)")
 
 
 @app.command()
@@ -275,6 +274,9 @@ def info(model: ModelPath = LATEST, json_output: JsonFlag = False) -> None:
 @contextlib.contextmanager
 def _reported_errors(quiet: bool) -> Iterator[None]:
     """Turn expected failures into one stderr line and their exit code."""
+    for console in (stdout, stderr):
+        if not console.is_terminal:
+            console.width = 160  # logs and files: no 80-column squeeze of the tables
     _route_notes(quiet)
     debug = os.environ.get("RNNCAST_DEBUG", "") not in ("", "0")
     try:
@@ -309,7 +311,8 @@ def _route_notes(quiet: bool) -> None:
             stderr.print(Text("note: ", style="yellow") + Text(record.getMessage()))
 
     logger = logging.getLogger("rnncast")
-    logger.handlers = [] if quiet else [_RichHandler(level=logging.INFO)]
+    # A NullHandler, not none: with no handler Python's last-resort handler would print anyway.
+    logger.handlers = [logging.NullHandler() if quiet else _RichHandler(level=logging.INFO)]
     logger.setLevel(logging.INFO)
     logger.propagate = False
 

@@ -8,8 +8,8 @@ the file it came from. Everything downstream trusts these guarantees.
 
 from __future__ import annotations
 
-import csv
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,15 +20,13 @@ import pandas as pd
 from rnncast.errors import DataError, UsageError
 from rnncast.fileio import sha256_file
 from rnncast.frequency import infer_frequency, missing_timestamps, off_grid_timestamps
+from rnncast.reading import read_table
+from rnncast.timestamps import parse_timestamps
 
 # Column names taken as the time column, in order of preference (compared case-insensitively).
-TIME_COLUMN_NAMES = ("date", "datetime", "timestamp", "time", "ds", "month", "week", "period")
-# Extra spellings of "missing" seen in exported and scraped files ("." is FRED's).
-MISSING_MARKERS = ["-", ".", "--", "n/a", "N/A", "null", "NULL", "None", "none", "#N/A", "nan"]
+TIME_COLUMN_NAMES = ("date", "datetime", "timestamp", "time", "ds", "month", "week", "period", "year")
 # Beyond this share of missing grid timestamps the series is too gappy to fill silently.
 MAX_FILLED_GAP_SHARE = 0.2
-# Bytes read to sniff encoding and delimiter.
-HEAD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -93,11 +91,11 @@ def load_series(
         UsageError: a named column does not exist.
     """
     path = Path(path)
-    raw = read_table(path)
-    notes: list[str] = []
+    raw, notes = read_table(path)
 
     time_name = resolve_time_column(raw, time_col)
-    index = parse_timestamps(raw[time_name], time_name)
+    index, time_notes = parse_timestamps(raw[time_name], time_name)
+    notes.extend(time_notes)
     raw = raw.drop(columns=[time_name])
     raw.index = index
     raw.index.name = time_name
@@ -153,74 +151,6 @@ def load_series(
     )
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV (any line ending, optional BOM, ``,``/``;``/tab/``|``) or Parquet file."""
-    if not path.exists():
-        raise DataError(f"data file {str(path)!r} does not exist", "check the path")
-    if path.is_dir():
-        raise DataError(f"{str(path)!r} is a directory, not a data file", "name a .csv or .parquet file")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path.name} is empty", "export the series again with a header row")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return _read_parquet(path)
-    return _read_csv(path)
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises many types for a damaged file
-        raise DataError(f"{path.name} is not a readable Parquet file ({exc})") from exc
-    if isinstance(frame.index, pd.DatetimeIndex):
-        frame = frame.reset_index(names=frame.index.name or "time")
-    return frame
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    with path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
-    if b"\x00" in head:
-        raise DataError(f"{path.name} is binary, not a CSV text file", "export it as CSV or Parquet")
-    encoding = "utf-8-sig"  # also strips a UTF-8 byte-order mark
-    try:
-        head_text = head.decode(encoding)
-    except UnicodeDecodeError as exc:
-        if len(head) == HEAD_BYTES and exc.start >= HEAD_BYTES - 4:
-            head_text = head[: exc.start].decode(encoding)  # a character cut by the read
-        else:
-            encoding = "latin-1"  # legacy spreadsheet exports
-            head_text = head.decode(encoding)
-    delimiter = sniff_delimiter(head_text)
-    try:
-        frame = pd.read_csv(
-            path,
-            sep=delimiter,
-            encoding=encoding,
-            na_values=MISSING_MARKERS,
-            skipinitialspace=True,
-            skip_blank_lines=True,
-        )
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"{path.name} has no header row", "add a header such as 'date,value'") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path.name} is not a well-formed CSV file ({first})") from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.empty:
-        raise DataError(f"{path.name} has a header but no data rows", "add the series' rows")
-    return frame
-
-
-def sniff_delimiter(text: str) -> str:
-    """The field delimiter of CSV text: the first of ``, ; tab |`` that splits the header."""
-    header = text.splitlines()[0] if text else ""
-    try:
-        return csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
-
-
 def resolve_time_column(frame: pd.DataFrame, requested: str | None) -> str:
     """The name of the time column: ``requested``, or the first conventionally named one."""
     if requested:
@@ -234,36 +164,16 @@ def resolve_time_column(frame: pd.DataFrame, requested: str | None) -> str:
     if pd.api.types.is_datetime64_any_dtype(frame[first]):
         return first
     if frame[first].dtype == object or pd.api.types.is_string_dtype(frame[first]):
-        sample = frame[first].dropna().head(20)
-        if len(sample) and pd.to_datetime(sample, errors="coerce", format="mixed").notna().all():
+        sample = frame[first].dropna().astype(str).head(20)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas' format-inference chatter
+            looks_like_dates = pd.to_datetime(sample, errors="coerce", format="mixed").notna().all()
+        if len(sample) and looks_like_dates:
             return first
     raise UsageError(
         f"no time column found among {_column_list(frame.columns)}",
         f"name it with --time-col (looked for: {', '.join(TIME_COLUMN_NAMES)})",
     )
-
-
-def parse_timestamps(values: pd.Series, name: str) -> pd.DatetimeIndex:
-    """Parse a time column (ISO, ``YYYY-MM``, ``YYYY/M/D H:MM``, ``Jan 1 2000``, ...)."""
-    if values.isna().any():
-        rows = _row_numbers(values.isna())
-        raise DataError(f"time column {name!r} is empty on row(s) {rows}", "fill in or delete those rows")
-    text = values.astype(str).str.strip()
-    parsed = None
-    for fmt in ("ISO8601", None, "mixed"):
-        try:
-            parsed = pd.to_datetime(text, format=fmt) if fmt else pd.to_datetime(text)
-            break
-        except (ValueError, TypeError, OverflowError):
-            continue
-    if parsed is None:
-        bad = text[pd.to_datetime(text, errors="coerce", format="mixed").isna()]
-        examples = ", ".join(repr(v) for v in bad.head(3))
-        raise DataError(
-            f"time column {name!r} has values that are not dates: {examples}",
-            "use ISO dates such as 2024-01-31 or 2024-01-31 13:00, or pick the column with --time-col",
-        )
-    return pd.DatetimeIndex(parsed)
 
 
 def resolve_column(frame: pd.DataFrame, requested: str, flag: str) -> str:
@@ -297,7 +207,7 @@ def resolve_targets(frame: pd.DataFrame, requested: tuple[str, ...]) -> tuple[st
             raise UsageError(f"--target names a column twice: {', '.join(requested)}")
         return names
     by_normal = {_normalised(c): c for c in frame.columns}
-    for preferred in ("adjclose", "adjustedclose", "close"):
+    for preferred in ("adjclose", "adjustedclose", "close", "closelast"):
         if preferred in by_normal:
             return (by_normal[preferred],)
     numeric = numeric_columns(frame)

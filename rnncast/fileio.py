@@ -107,23 +107,36 @@ def point_link(link: Path, target: Path) -> None:
     Where symlinks are not allowed, ``link`` becomes a small text file naming the target,
     which :func:`follow_link` understands too.
     """
-    relative = os.path.relpath(target, link.parent)
+    try:
+        relative = os.path.relpath(target, link.parent)
+    except ValueError:  # another drive on Windows
+        relative = str(Path(target).resolve())
+    link.parent.mkdir(parents=True, exist_ok=True)
     staged = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         os.symlink(relative, staged, target_is_directory=True)
     except OSError:
         atomic_write_text(link, relative + "\n")
         return
-    if link.exists() and not link.is_symlink() and link.is_dir():
-        staged.unlink()
-        raise FileExistsError(f"{link} is a directory, not a link")
     os.replace(staged, link)
+
+
+def is_replaceable_link(path: Path) -> bool:
+    """True when ``path`` is absent or a link :func:`point_link` could have made."""
+    if not path.exists() and not path.is_symlink():
+        return True
+    if path.is_symlink():
+        return True
+    return path.is_file() and follow_link(path) != path
 
 
 def follow_link(path: Path) -> Path:
     """Resolve a link made by :func:`point_link` (a symlink or a text file naming a directory)."""
     if path.is_file() and not path.is_symlink() and path.stat().st_size < 4096:
-        named = path.read_text(encoding="utf-8").strip()
+        try:
+            named = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return path
         candidate = path.parent / named
         if named and candidate.is_dir():
             return candidate

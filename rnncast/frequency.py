@@ -1,8 +1,12 @@
-"""Inferring a series' sampling frequency as a pandas offset alias, business days included.
+"""Inferring a series' sampling frequency, and the calendar arithmetic that depends on it.
 
 ``pandas.infer_freq`` gives up on real data: one holiday or one missing hour and it returns
 ``None``. Here the typical step decides the frequency and the calendar decides its anchor, so
 trading data with holidays is business-daily and hourly data with a gap is still hourly.
+
+Frequencies are pandas offset aliases (``"B"``, ``"h"``, ``"MS"``, ``"W-FRI"``, ``"BME"``, ...)
+plus one of rnncast's own, ``"month-day-N"``: monthly on day N (the 15th, say), which pandas
+has no alias for.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ from rnncast.errors import DataError
 
 _MONTH_ABBR = [name.upper() for name in calendar.month_abbr]  # index 1..12
 _DAY_ABBR = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
-
-# Seasonal period used by the seasonal-naive baseline, by the alias' base unit.
-_SEASONAL_PERIODS = {"h": 24, "D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12, "QS": 4, "QE": 4}
+MONTH_DAY_PREFIX = "month-day-"
+# Trading calendars with an occasional weekend session (special sessions, some exchanges)
+# are still business-daily below this share of weekend rows.
+_MAX_WEEKEND_SHARE_FOR_BUSINESS_DAYS = 0.01
+_SEASONAL_PERIODS = {"B": 5, "D": 7, "W": 52, "M": 12, "Q": 4, "Y": 1}
 
 
 def infer_frequency(index: pd.DatetimeIndex) -> str:
-    """The pandas offset alias (``"B"``, ``"D"``, ``"h"``, ``"MS"``, ``"W-FRI"``, …) of a sorted,
-    duplicate-free index.
+    """The frequency of a sorted, duplicate-free index.
 
     Raises:
         DataError: when fewer than three timestamps are given.
@@ -34,54 +39,92 @@ def infer_frequency(index: pd.DatetimeIndex) -> str:
         )
     steps = index[1:] - index[:-1]
     typical = pd.Series(steps).median()
-    day = pd.Timedelta(days=1)
     all_midnight = bool((index == index.normalize()).all())
 
     if all_midnight and pd.Timedelta(days=27) <= typical <= pd.Timedelta(days=32):
-        return "ME" if bool(index.is_month_end.all()) else "MS"
+        return _monthly_alias(index)
     if all_midnight and pd.Timedelta(days=88) <= typical <= pd.Timedelta(days=93):
         if bool(index.is_month_end.all()):
-            anchor = 12 - ((12 - index[0].month) % 3)
-            return f"QE-{_MONTH_ABBR[anchor]}"
-        anchor = (index[0].month - 1) % 3 + 1
-        return f"QS-{_MONTH_ABBR[anchor]}"
+            return f"QE-{_MONTH_ABBR[12 - ((12 - index[0].month) % 3)]}"
+        return f"QS-{_MONTH_ABBR[(index[0].month - 1) % 3 + 1]}"
     if all_midnight and pd.Timedelta(days=360) <= typical <= pd.Timedelta(days=367):
         if bool(index.is_year_end.all()):
             return "YE-DEC"
         return f"YS-{_MONTH_ABBR[index[0].month]}"
     if all_midnight and typical == pd.Timedelta(days=7):
         return f"W-{_DAY_ABBR[index[0].day_of_week]}"
-    if all_midnight and typical == day:
-        weekend_rows = int((index.day_of_week >= 5).sum())
-        # Trading data: no Saturday/Sunday rows at all, and at least one Friday->Monday step.
-        if weekend_rows == 0 and (steps == pd.Timedelta(days=3)).any():
+    if all_midnight and typical == pd.Timedelta(days=1):
+        weekend_share = float((index.day_of_week >= 5).mean())
+        # Trading data: (almost) no weekend rows, and Friday->Monday steps.
+        if weekend_share < _MAX_WEEKEND_SHARE_FOR_BUSINESS_DAYS and (steps == pd.Timedelta(days=3)).any():
             return "B"
         return "D"
     return pd.tseries.frequencies.to_offset(typical).freqstr
 
 
+def _monthly_alias(index: pd.DatetimeIndex) -> str:
+    if bool(index.is_month_start.all()):
+        return "MS"
+    if bool(index.is_month_end.all()):
+        return "ME"
+    if bool((index == index + pd.offsets.BMonthEnd(0)).all()):
+        return "BME"  # last trading day of each month
+    if bool((index == index + pd.offsets.BMonthBegin(0)).all()):
+        return "BMS"
+    # Any other day of the month: step by calendar months from the series' own day.
+    return f"{MONTH_DAY_PREFIX}{index[-1].day}"
+
+
+def frequency_family(frequency: str) -> str:
+    """The calendar family of a frequency: ``B``, ``D``, ``W``, ``M``, ``Q``, ``Y``, or
+    ``intraday`` (hours and finer)."""
+    if frequency.startswith(MONTH_DAY_PREFIX) or frequency in ("MS", "ME", "BMS", "BME"):
+        return "M"
+    head = frequency.split("-")[0]
+    if head in ("QS", "QE"):
+        return "Q"
+    if head in ("YS", "YE"):
+        return "Y"
+    if head == "W":
+        return "W"
+    if head in ("B", "D"):
+        return head
+    return "intraday"
+
+
 def seasonal_period(frequency: str) -> int:
-    """The natural season length of a frequency (24 hourly, 7 daily, 5 business-daily, 52
-    weekly, 12 monthly, 4 quarterly), or 1 when it has none."""
-    base = frequency.split("-")[0]
-    if base == "W":
-        return 52
-    return _SEASONAL_PERIODS.get(base, 1)
+    """The natural season length: 24 hourly (a day of steps for any intraday frequency),
+    7 daily, 5 business-daily, 52 weekly, 12 monthly, 4 quarterly; 1 when there is none."""
+    family = frequency_family(frequency)
+    if family != "intraday":
+        return _SEASONAL_PERIODS[family]
+    step = pd.Timedelta(pd.tseries.frequencies.to_offset(frequency))
+    per_day = pd.Timedelta(days=1) / step
+    return int(per_day) if per_day.is_integer() and 1 < per_day <= 2000 else 1
 
 
 def future_timestamps(last: pd.Timestamp, frequency: str, periods: int) -> pd.DatetimeIndex:
     """The ``periods`` timestamps after ``last`` at ``frequency``."""
+    if frequency.startswith(MONTH_DAY_PREFIX):
+        # Offsets from the last timestamp itself, so the 31st never drifts to the 28th.
+        return pd.DatetimeIndex([last + pd.DateOffset(months=k) for k in range(1, periods + 1)])
     offset = pd.tseries.frequencies.to_offset(frequency)
     return pd.date_range(start=last + offset, periods=periods, freq=offset)
 
 
+def regular_grid(first: pd.Timestamp, last: pd.Timestamp, frequency: str) -> pd.DatetimeIndex:
+    """Every timestamp at ``frequency`` from ``first`` to ``last``."""
+    if frequency.startswith(MONTH_DAY_PREFIX):
+        months = (last.year - first.year) * 12 + last.month - first.month
+        return pd.DatetimeIndex([first + pd.DateOffset(months=k) for k in range(months + 1)])
+    return pd.date_range(start=first, end=last, freq=frequency)
+
+
 def missing_timestamps(index: pd.DatetimeIndex, frequency: str) -> pd.DatetimeIndex:
     """Timestamps of the regular grid from first to last that the index lacks."""
-    grid = pd.date_range(start=index[0], end=index[-1], freq=frequency)
-    return grid.difference(index)
+    return regular_grid(index[0], index[-1], frequency).difference(index)
 
 
 def off_grid_timestamps(index: pd.DatetimeIndex, frequency: str) -> pd.DatetimeIndex:
     """Timestamps of the index that do not lie on the regular grid starting at its first one."""
-    grid = pd.date_range(start=index[0], end=index[-1], freq=frequency)
-    return index.difference(grid)
+    return index.difference(regular_grid(index[0], index[-1], frequency))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 import platform
 import re
 from dataclasses import dataclass
@@ -20,13 +21,14 @@ import numpy as np
 import pandas as pd
 
 from rnncast import __version__, backend
-from rnncast.bundle import Bundle, load_bundle, save_bundle
+from rnncast.bundle import Bundle, attach_model, check_bundle_target, load_bundle, save_bundle
 from rnncast.config import TrainConfig
 from rnncast.data import SeriesData, load_series
 from rnncast.errors import DataError, UsageError
 from rnncast.evaluation import baseline_forecasts, score_forecasts
-from rnncast.fileio import point_link
+from rnncast.fileio import is_replaceable_link, point_link
 from rnncast.frequency import seasonal_period
+from rnncast.report import write_forecast_csv
 from rnncast.training import EpochHook
 from rnncast.windows import (
     Scaler,
@@ -90,6 +92,15 @@ def train(
             f"a bundle cannot be named {LATEST_LINK!r} (that name is the link to the newest)",
             "choose another --out",
         )
+    # Everything that could refuse the output is checked before minutes of training.
+    check_bundle_target(bundle_path)
+    latest = DEFAULT_RUNS_DIR / LATEST_LINK
+    if not is_replaceable_link(latest):
+        raise UsageError(
+            f"{latest} exists and is not rnncast's link to the newest bundle",
+            "move it away; rnncast keeps runs/latest pointing at the newest model",
+        )
+    _ensure_writable_directory(bundle_path.parent)
 
     series = load_series(
         data_path,
@@ -177,21 +188,30 @@ def train(
         report=report,
         history=summary.history,
     )
-    point_link(bundle_path.parent / LATEST_LINK, bundle_path)
+    point_link(latest, bundle_path)
     return TrainResult(bundle_path, metadata, report)
 
 
 def forecast(
-    model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK, data: str | Path | None = None
+    model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK,
+    data: str | Path | None = None,
+    output: str | Path | None = None,
 ) -> ForecastResult:
-    """Forecast the steps after the newest row of ``data`` (the training file by default)."""
-    bundle = load_bundle(model)
-    series = load_for_bundle(bundle, data)
+    """Forecast the steps after the newest row of ``data`` (the training file by default).
+
+    With ``output``, the forecast CSV is also written there atomically.
+    """
+    bundle = load_bundle(model, with_model=False)
+    series = load_for_bundle(bundle, data)  # bad data fails before TensorFlow loads
     config = bundle.config
     from rnncast.forecasting import forecast_future
 
-    frame = forecast_future(bundle.model, bundle.scaler, series, config.lookback, config.horizon)
-    return ForecastResult(frame, bundle.path, Path(series.fingerprint["path"]))
+    network = attach_model(bundle).model
+    frame = forecast_future(network, bundle.scaler, series, config.lookback, config.horizon)
+    data_path = Path(series.fingerprint["path"])
+    if output is not None:
+        write_forecast_csv(frame, output, data_path)
+    return ForecastResult(frame, bundle.path, data_path)
 
 
 def evaluate(
@@ -202,7 +222,7 @@ def evaluate(
     Scores every window whose targets start at or after the bundle's test split began: on the
     training file that is exactly the test split; a newer file adds its new rows.
     """
-    bundle = load_bundle(model)
+    bundle = load_bundle(model, with_model=False)
     series = load_for_bundle(bundle, data)
     test_start = pd.Timestamp(bundle.metadata["split"]["test_start"])
     first = int(series.index.searchsorted(test_start))
@@ -213,7 +233,7 @@ def evaluate(
             f"the data has no complete {config.horizon}-step window after {test_start} (the held-out period)",
             "pass a file that covers the held-out period to --data",
         )
-    report = evaluate_windows(bundle.model, bundle.scaler, series, starts, config)
+    report = evaluate_windows(attach_model(bundle).model, bundle.scaler, series, starts, config)
     return {"model_path": str(bundle.path), "data_path": series.fingerprint["path"], **report}
 
 
@@ -301,6 +321,17 @@ def resolve_window(config: TrainConfig, series: SeriesData) -> TrainConfig:
                 default_lookback,
             )
     return config.replace(lookback=lookback, horizon=horizon)
+
+
+def _ensure_writable_directory(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create {str(directory)!r} ({exc.strerror})", "choose a writable --out"
+        ) from exc
+    if not os.access(directory, os.W_OK):
+        raise UsageError(f"{str(directory)!r} is not writable", "choose a writable --out")
 
 
 def default_bundle_path(data_path: Path) -> Path:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 from rich.table import Table
+
+from rnncast.report import format_timestamps
 
 METRICS = ("mse", "rmse", "mae")
 
@@ -48,27 +49,18 @@ def forecast_table(frame: Any, title: str) -> Table:
     table.add_column(str(frame.index.name or "time"))
     for column in frame.columns:
         table.add_column(str(column), justify="right")
-    for stamp, row in frame.iterrows():
-        table.add_row(_timestamp(stamp), *(_number(v) for v in row))
+    for stamp, row in zip(format_timestamps(frame.index), frame.itertuples(index=False), strict=True):
+        table.add_row(stamp, *(_number(v) for v in row))
     return table
-
-
-def forecast_csv(frame: Any) -> str:
-    """A dated forecast as CSV text: the time column, then one column per target."""
-    buffer = io.StringIO()
-    out = frame.copy()
-    out.index = [_timestamp(s) for s in frame.index]
-    out.index.name = frame.index.name or "time"
-    out.to_csv(buffer, float_format="%.10g", lineterminator="\n")
-    return buffer.getvalue()
 
 
 def forecast_records(frame: Any) -> list[dict[str, Any]]:
     """A dated forecast as JSON-ready records."""
     name = str(frame.index.name or "time")
+    stamps = format_timestamps(frame.index)
     return [
-        {name: _timestamp(stamp), **{str(c): float(v) for c, v in row.items()}}
-        for stamp, row in frame.iterrows()
+        {name: stamp, **{str(c): float(v) for c, v in row.items()}}
+        for stamp, (_, row) in zip(stamps, frame.iterrows(), strict=True)
     ]
 
 
@@ -121,12 +113,6 @@ def _network(info: dict[str, Any]) -> str:
         f"{config['layers']} x {cell}({config['units']}), dropout {config['dropout']}, "
         f"{'residual ' if config.get('residual') else ''}dense head; {info['model']['parameters']} parameters"
     )
-
-
-def _timestamp(stamp: Any) -> str:
-    if stamp.hour == 0 and stamp.minute == 0 and stamp.second == 0 and stamp.tzinfo is None:
-        return stamp.strftime("%Y-%m-%d")
-    return stamp.isoformat()
 
 
 def _number(value: float) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 
 from rnncast import backend
 from rnncast.errors import BundleError, DataError
+from rnncast.frequency import frequency_family
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -202,25 +203,22 @@ def window_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-# Lookback and horizon used when the user gives none, by the frequency's base alias:
-# a few seasons of context and one natural forecast period.
+# Lookback and horizon used when the user gives none, by calendar family: a few seasons of
+# context and one natural forecast period.
 _DEFAULT_WINDOWS = {
     "B": (60, 5),  # ~3 trading months -> one trading week
     "D": (56, 7),  # 8 weeks -> one week
     "W": (52, 4),  # a year -> a month
-    "MS": (24, 12),  # two years -> a year
-    "ME": (24, 12),
-    "QS": (12, 4),  # three years -> a year
-    "QE": (12, 4),
-    "YS": (8, 2),
-    "YE": (8, 2),
-    "h": (96, 24),  # four days -> one day
+    "M": (24, 12),  # two years -> a year
+    "Q": (12, 4),  # three years -> a year
+    "Y": (8, 2),
+    "intraday": (96, 24),  # four days -> one day, for hourly data
 }
 
 
 def default_window_lengths(frequency: str) -> tuple[int, int]:
     """Default ``(lookback, horizon)`` for data of ``frequency``."""
-    return _DEFAULT_WINDOWS.get(frequency.split("-")[0], (96, 24))
+    return _DEFAULT_WINDOWS[frequency_family(frequency)]
 
 
 def fit_lookback_to_rows(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +13,15 @@ SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 
 # One epoch of a tiny network: enough to exercise every code path in a second or two.
 FAST = {"epochs": 1, "units": 4, "batch_size": 32, "patience": 0}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _work_in_a_temporary_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """rnncast writes runs/latest under the working directory: keep it out of the checkout."""
+    previous = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(previous)
 
 
 @pytest.fixture(scope="session")

@@ -43,9 +43,8 @@ def trained(prices_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_train_prints_the_report_and_saves_a_bundle(trained: Path) -> None:
+def test_train_saves_a_bundle(trained: Path) -> None:
     assert (trained / "model.keras").is_file()
-    assert (trained.parent / "latest").resolve() == trained.resolve()
 
 
 def test_train_json_summary_and_plain_progress(prices_csv: Path, tmp_path: Path) -> None:
@@ -150,9 +149,12 @@ assert runner.invoke(app, ["--help"]).exit_code == 0
 assert runner.invoke(app, ["info", "--model", {str(COMMITTED_BUNDLE)!r}]).exit_code == 0
 assert runner.invoke(app, ["train", {str(tmp_path / "missing.csv")!r}]).exit_code == 3
 assert runner.invoke(app, ["train", "x.csv", "--units", "0"]).exit_code == 2
+bundle = {str(COMMITTED_BUNDLE)!r}
+assert runner.invoke(app, ["forecast", "-m", bundle, "--data", "missing.csv"]).exit_code == 3
+assert runner.invoke(app, ["evaluate", "-m", bundle, "--data", "missing.csv"]).exit_code == 3
 assert "tensorflow" not in sys.modules, "tensorflow was imported"
 """
-    subprocess.run([sys.executable, "-c", script], check=True)
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
 
 
 def test_installed_console_script_runs_end_to_end(prices_csv: Path, tmp_path: Path) -> None:
@@ -185,3 +187,45 @@ def test_device_gpu_without_a_gpu_is_a_clear_error(prices_csv: Path, tmp_path: P
     else:
         assert_one_line_error(result, ExitCode.TRAINING, "--device gpu", "no GPU")
         assert not (tmp_path / "m").exists()  # nothing half-written
+
+
+def test_out_never_replaces_something_that_is_not_a_bundle(prices_csv: Path, tmp_path: Path) -> None:
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    assert_one_line_error(
+        run("train", prices_csv, "--out", precious, *FAST_FLAGS), ExitCode.USAGE, "not a model bundle"
+    )
+    assert (precious / "thesis.txt").read_text() == "years of work"
+    assert_one_line_error(run("train", prices_csv, "--out", prices_csv, *FAST_FLAGS), ExitCode.USAGE, "--out")
+    assert prices_csv.is_file()
+
+
+def test_out_directory_with_other_files_is_not_mistaken_for_a_bundle(
+    prices_csv: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "metadata.json").write_text("{}")
+    (project / "notes.txt").write_text("keep me")
+    assert_one_line_error(
+        run("train", prices_csv, "--out", project, *FAST_FLAGS), ExitCode.USAGE, "not a model bundle"
+    )
+    assert (project / "notes.txt").read_text() == "keep me"
+
+
+def test_forecast_never_overwrites_its_input(trained: Path, prices_csv: Path) -> None:
+    before = prices_csv.read_bytes()
+    result = run("forecast", "-m", trained, "--data", prices_csv, "--output", prices_csv)
+    assert_one_line_error(result, ExitCode.USAGE, "input data file")
+    assert prices_csv.read_bytes() == before
+
+
+def test_a_foreign_runs_latest_is_refused_before_training(
+    prices_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "latest").mkdir(parents=True)
+    result = run("train", prices_csv, "--out", tmp_path / "m", *FAST_FLAGS)
+    assert_one_line_error(result, ExitCode.USAGE, "runs/latest")
+    assert not (tmp_path / "m").exists()

@@ -319,13 +319,24 @@ def test_conflicting_duplicate_timestamps_are_a_data_error(tmp_path: Path) -> No
 
 
 def test_non_numeric_target_values_are_a_data_error_naming_the_column(tmp_path: Path) -> None:
-    lines = ["Date,Close", "2024-03-01,410.5", '2024-03-04,"1,012.25"', "2024-03-05,411.0"]
+    lines = ["Date,Close", "2024-03-01,410.5", "2024-03-04,#REF!", "2024-03-05,411.0"]
     lines += ["2024-03-06,412.0"]
     path = write_text(tmp_path / "prices.csv", lines)
 
     with pytest.raises(DataError, match="column 'Close'") as caught:
         load_series(path)
-    assert "1,012.25" in str(caught.value)
+    assert "#REF!" in str(caught.value)
+
+
+def test_nasdaq_export_with_dollars_and_thousands_separators(tmp_path: Path) -> None:
+    lines = ["Date,Close/Last,Volume,Open", '03/04/2024,"$1,012.25",21000000,$1000.00']
+    lines += ['03/05/2024,"$1,020.50",20000000,$1010.00', '03/06/2024,"$999.75",19000000,$1015.00']
+    path = write_text(tmp_path / "nasdaq.csv", lines)
+
+    series = load_series(path)
+    assert series.targets == ("Close/Last",)  # not Volume, the only plain number
+    assert series.frame["Close/Last"].tolist() == [1012.25, 1020.5, 999.75]
+    assert any("currency symbols" in note and "thousands separators" in note for note in series.notes)
 
 
 def test_infinite_values_are_a_data_error(tmp_path: Path) -> None:

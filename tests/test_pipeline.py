@@ -30,7 +30,14 @@ def test_bundle_holds_exactly_the_documented_files(price_bundle: Path) -> None:
     assert metadata["model"]["targets"] == ["Close"]
     assert set(metadata["versions"]) >= {"rnncast", "tensorflow", "keras", "python"}
     assert metadata["training"]["epochs_run"] == 1
-    assert (price_bundle.parent / "latest").resolve() == price_bundle.resolve()
+
+
+def test_runs_latest_follows_the_newest_bundle_wherever_it_is(prices_csv: Path, tmp_path: Path) -> None:
+    rnncast.train(prices_csv, out=tmp_path / "one", lookback=10, horizon=2, **FAST)
+    assert Path("runs/latest").resolve() == (tmp_path / "one").resolve()
+    rnncast.train(prices_csv, out=tmp_path / "elsewhere" / "two", lookback=10, horizon=2, **FAST)
+    assert Path("runs/latest").resolve() == (tmp_path / "elsewhere" / "two").resolve()
+    assert rnncast.info()["path"] == str((tmp_path / "elsewhere" / "two").resolve())
 
 
 def test_scaler_is_fitted_on_training_rows_only(price_bundle: Path, prices_csv: Path) -> None:
@@ -100,6 +107,25 @@ def test_info_reads_the_bundle_without_tensorflow(price_bundle: Path) -> None:
     assert details["report"]["metrics"]["naive"]["original"]["rmse"] > 0
 
 
+def test_month_end_trading_days_forecast_month_ends(tmp_path: Path) -> None:
+    """Monthly closes on the last trading day (2019-11-29 was a Friday) continue as such."""
+    stamps = pd.date_range("2012-01-01", "2019-12-31", freq="BME")
+    path = tmp_path / "monthly_closes.csv"
+    pd.DataFrame({"Date": stamps, "Close": 100 + np.arange(len(stamps)) * 0.7}).to_csv(path, index=False)
+    rnncast.train(path, out=tmp_path / "m", lookback=12, horizon=3, **FAST)
+    frame = rnncast.forecast(tmp_path / "m").frame
+    assert [str(d.date()) for d in frame.index] == ["2020-01-31", "2020-02-28", "2020-03-31"]
+
+
+def test_mid_month_series_forecasts_the_same_day_of_month(tmp_path: Path) -> None:
+    stamps = pd.date_range("2015-01-01", periods=90, freq="MS") + pd.Timedelta(days=14)  # the 15th
+    path = tmp_path / "mid_month.csv"
+    pd.DataFrame({"date": stamps, "value": np.sin(np.arange(90) / 2) + 5}).to_csv(path, index=False)
+    rnncast.train(path, out=tmp_path / "m", lookback=12, horizon=2, **FAST)
+    frame = rnncast.forecast(tmp_path / "m").frame
+    assert list(frame.index) == [pd.Timestamp("2022-07-15"), pd.Timestamp("2022-08-15")]
+
+
 def test_hourly_multistep_forecast_crosses_midnight(hourly_csv: Path, tmp_path: Path) -> None:
     rnncast.train(hourly_csv, out=tmp_path / "temps", lookback=24, horizon=6, **FAST)
     frame = rnncast.forecast(tmp_path / "temps").frame
@@ -145,4 +171,4 @@ def test_retraining_replaces_the_bundle_whole(prices_csv: Path, tmp_path: Path) 
     rnncast.train(prices_csv, out=out, lookback=10, horizon=2, **FAST)
     rnncast.train(prices_csv, out=out, lookback=12, horizon=2, **FAST)
     assert rnncast.info(out)["model"]["lookback"] == 12
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "prices"]  # no temp dirs left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prices"]  # no temp dirs left

@@ -1,0 +1,50 @@
+"""Files for people and programs: forecast CSVs (reports and plots come with the evaluation
+issue). Every file is written atomically."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from rnncast.errors import UsageError
+from rnncast.fileio import atomic_write_text
+
+
+def format_timestamps(index: pd.DatetimeIndex) -> list[str]:
+    """One format for a whole column: dates when every stamp is a naive midnight, else ISO 8601
+    date-times (with the UTC offset when the index has a zone)."""
+    if index.tz is None and bool((index == index.normalize()).all()):
+        return list(index.strftime("%Y-%m-%d"))
+    return [stamp.isoformat() for stamp in index]
+
+
+def forecast_csv(frame: pd.DataFrame) -> str:
+    """A dated forecast as CSV text: the time column, then one column per target."""
+    buffer = io.StringIO()
+    out = frame.copy()
+    out.index = pd.Index(format_timestamps(frame.index), name=frame.index.name or "time")
+    out.to_csv(buffer, float_format="%.10g", lineterminator="\n")
+    return buffer.getvalue()
+
+
+def write_forecast_csv(frame: pd.DataFrame, path: str | Path, data_path: str | Path) -> Path:
+    """Write the forecast CSV to ``path`` atomically, refusing to overwrite the input data.
+
+    Raises:
+        UsageError: ``path`` is the data file, a directory, or cannot be written.
+    """
+    path = Path(path)
+    if path.exists() and path.resolve() == Path(data_path).resolve():
+        raise UsageError(
+            f"--output {str(path)!r} is the input data file", "write the forecast to another file"
+        )
+    if path.is_dir():
+        raise UsageError(f"--output {str(path)!r} is a directory", "name a file such as forecast.csv")
+    try:
+        return atomic_write_text(path, forecast_csv(frame))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write --output {str(path)!r} ({exc.strerror})", "choose a writable path"
+        ) from exc

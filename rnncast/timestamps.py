@@ -1,0 +1,132 @@
+"""Parsing a time column into a ``DatetimeIndex`` without silently misreading a date.
+
+One format is chosen for the whole column: ISO 8601 first, else the format pandas guesses from
+the first value, month-first and day-first. When both readings of ``01/02/2010`` fit every
+row, the one that keeps the file in time order on the most regular calendar grid wins (a tie
+goes to day-first for ``dd.mm.yyyy`` dots, month-first otherwise), and a note says which was
+taken. Mixed formats and mixed UTC offsets are never guessed row by row.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.api import guess_datetime_format
+
+from rnncast.errors import DataError
+from rnncast.frequency import infer_frequency, missing_timestamps, off_grid_timestamps
+
+_FIX = "use one date format, ISO such as 2024-01-31 or 2024-01-31 13:00 is safest"
+
+
+def parse_timestamps(values: pd.Series, name: str) -> tuple[pd.DatetimeIndex, list[str]]:
+    """Parse the time column ``name``; returns the index and notes on how it was read.
+
+    Raises:
+        DataError: empty cells, values that are not dates, or dates in several formats.
+    """
+    if values.isna().any():
+        rows = ", ".join(str(p) for p in (np.flatnonzero(values.isna().to_numpy()) + 1)[:3])
+        raise DataError(f"time column {name!r} is empty on row(s) {rows}", "fill in or delete those rows")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return pd.DatetimeIndex(values), []
+    if pd.api.types.is_numeric_dtype(values):
+        return _parse_numbers(values, name), []
+    text = values.astype(str).str.strip()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' format-inference chatter
+        return _parse_text(text, name)
+
+
+def _parse_numbers(values: pd.Series, name: str) -> pd.DatetimeIndex:
+    """Whole years (``1990``) or compact dates (``20240131``)."""
+    numbers = values.to_numpy()
+    if np.all(numbers == np.round(numbers)):
+        integers = numbers.astype(np.int64)
+        if ((integers >= 1000) & (integers <= 2999)).all():
+            return pd.DatetimeIndex(pd.to_datetime(integers.astype(str), format="%Y"))
+        if ((integers >= 10000101) & (integers <= 29991231)).all():
+            parsed = pd.to_datetime(integers.astype(str), format="%Y%m%d", errors="coerce")
+            if not parsed.isna().any():
+                return pd.DatetimeIndex(parsed)
+    raise DataError(
+        f"time column {name!r} holds numbers ({values.iloc[0]!r}, ...), not dates",
+        "pick the real time column with --time-col, or write dates such as 2024-01-31",
+    )
+
+
+def _parse_text(text: pd.Series, name: str) -> tuple[pd.DatetimeIndex, list[str]]:
+    iso = _try_format(text, "ISO8601")
+    if iso is not None:
+        return iso
+    first = text.iloc[0]
+    candidates = []
+    for dayfirst in (False, True):
+        fmt = guess_datetime_format(first, dayfirst=dayfirst)
+        if fmt and fmt not in candidates:
+            candidates.append(fmt)
+    readings = {}
+    for fmt in candidates:
+        parsed = _try_format(text, fmt)
+        if parsed is not None:
+            readings[fmt] = parsed
+    if not readings:
+        raise _unparseable(text, name, candidates)
+    if len(readings) == 1:
+        return next(iter(readings.values()))
+    # Ambiguous day/month order: keep the reading under which the file is in time order with
+    # regular steps; on a tie, dots mean day-first (European), anything else month-first.
+    scored = sorted(readings.items(), key=lambda item: _disorder(item[1][0]))
+    best_format, (best, notes) = scored[0]
+    if _disorder(best) == _disorder(scored[1][1][0]):
+        best_format = candidates[1] if "." in first else candidates[0]
+        best, notes = readings[best_format]
+    notes = [*notes, f"dates such as {first!r} read as {best_format!r}"]
+    return best, notes
+
+
+def _try_format(text: pd.Series, fmt: str) -> tuple[pd.DatetimeIndex, list[str]] | None:
+    """Parse every value with ``fmt``; mixed UTC offsets become UTC. None if any value fails."""
+    try:
+        return pd.DatetimeIndex(pd.to_datetime(text, format=fmt)), []
+    except (ValueError, TypeError, OverflowError) as exc:
+        if "timezone" not in str(exc).lower() and "offset" not in str(exc).lower():
+            return None
+    try:
+        parsed = pd.DatetimeIndex(pd.to_datetime(text, format=fmt, utc=True))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return parsed, ["timestamps carry several UTC offsets (daylight saving?); converted them to UTC"]
+
+
+def _disorder(index: pd.DatetimeIndex) -> tuple[int, int]:
+    """(backward steps, timestamps off or missing from the inferred calendar grid): lower is a
+    more plausible reading. Calendar grids matter: monthly steps vary in days yet are regular."""
+    backward = int((np.diff(index.asi8) < 0).sum())
+    ordered = index.sort_values().unique()
+    if len(ordered) < 3:
+        return backward, 0
+    frequency = infer_frequency(ordered)
+    irregular = len(off_grid_timestamps(ordered, frequency)) + len(missing_timestamps(ordered, frequency))
+    return backward, irregular
+
+
+def _unparseable(text: pd.Series, name: str, candidates: list[str]) -> DataError:
+    fmt = candidates[0] if candidates else None
+    parsed = pd.to_datetime(text, format=fmt, errors="coerce") if fmt else pd.Series(pd.NaT, index=text.index)
+    bad = text[parsed.isna()]
+    good = text[parsed.notna()]
+    if len(good) and len(bad):
+        lenient = pd.to_datetime(bad, format="mixed", errors="coerce")
+        if lenient.notna().all():
+            return DataError(
+                f"time column {name!r} mixes date formats (e.g. {good.iloc[0]!r} and {bad.iloc[0]!r})",
+                _FIX,
+            )
+    examples = ", ".join(repr(v) for v in bad.head(3))
+    return DataError(
+        f"time column {name!r} has values that are not dates: {examples}",
+        f"{_FIX}; or pick the time column with --time-col",
+    )

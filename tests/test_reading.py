@@ -1,0 +1,54 @@
+"""Quirks of real exporters are undone when reading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from rnncast.data import load_series
+from rnncast.frequency import infer_frequency
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_yfinance_three_row_header(tmp_path: Path) -> None:
+    days = pd.bdate_range("2024-01-02", periods=8)
+    lines = ["Price,Close,High,Low,Open,Volume", "Ticker,MSFT,MSFT,MSFT,MSFT,MSFT", "Date,,,,,"]
+    lines += [
+        f"{d.date()},{370 + i},{372 + i},{368 + i},{369 + i},{20_000_000 + i}" for i, d in enumerate(days)
+    ]
+    series = load_series(write(tmp_path / "msft.csv", lines))
+    assert series.targets == ("Close",)
+    assert series.frequency == "B"
+    assert series.frame["Close"].iloc[-1] == 377.0
+
+
+def test_trailing_delimiters_do_not_shift_columns(tmp_path: Path) -> None:
+    lines = ["date,value,"] + [f"2024-01-{d:02d},{d * 1.5}," for d in range(1, 11)]
+    series = load_series(write(tmp_path / "trailing.csv", lines))
+    assert series.targets == ("value",)
+    assert series.frame["value"].iloc[1] == 3.0
+    only_rows = ["date,value"] + [f"2024-01-{d:02d},{d * 1.5}," for d in range(1, 11)]
+    assert load_series(write(tmp_path / "rows_only.csv", only_rows)).frame["value"].iloc[1] == 3.0
+
+
+def test_a_saved_pandas_index_column_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "saved.csv"
+    pd.DataFrame({"date": pd.date_range("2024-01-01", periods=10), "load": range(10)}).to_csv(path)
+    assert load_series(path).targets == ("load",)
+
+
+def test_percent_values_become_numbers_in_percent(tmp_path: Path) -> None:
+    lines = ["month,rate"] + [f"2020-{m:02d},{m / 10:.1f}%" for m in range(1, 13)]
+    series = load_series(write(tmp_path / "rates.csv", lines))
+    assert series.frame["rate"].iloc[0] == 0.1
+    assert any("% signs" in note for note in series.notes)
+
+
+def test_trading_calendar_with_a_rare_weekend_session_is_business_daily() -> None:
+    days = pd.bdate_range("2019-01-01", "2021-12-31").union(pd.DatetimeIndex(["2020-02-01", "2021-11-06"]))
+    assert infer_frequency(days) == "B"
