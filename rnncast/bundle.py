@@ -29,6 +29,7 @@ from rnncast.fileio import (
     follow_link,
     new_staging_directory,
     replace_directory,
+    restore_interrupted_replacement,
     sha256_file,
     to_json,
 )
@@ -115,6 +116,7 @@ def save_bundle(
     history: dict[str, list[float]],
 ) -> Path:
     """Write a complete bundle to ``target``, replacing an older one only once it is whole."""
+    restore_interrupted_replacement(target)
     check_bundle_target(target)
     staged = new_staging_directory(target)
     try:
@@ -149,6 +151,7 @@ def history_csv(history: dict[str, list[float]]) -> str:
 def resolve_bundle_path(path: str | Path) -> Path:
     """The bundle directory ``path`` names, following a ``latest`` link."""
     path = follow_link(Path(path))
+    restore_interrupted_replacement(path)
     if path.is_symlink() and path.exists():
         path = path.resolve()  # report the real bundle, not "runs/latest"
     if not path.exists():

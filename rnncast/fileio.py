@@ -101,6 +101,20 @@ def replace_directory(staged: Path, target: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
 
 
+def restore_interrupted_replacement(target: Path) -> bool:
+    """If a crash fell between the two renames of :func:`replace_directory`, put the retired
+    directory back. Returns True when something was restored."""
+    if target.exists() or target.is_symlink() or not target.parent.is_dir():
+        return False
+    retired = sorted(
+        target.parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    if not retired:
+        return False
+    os.replace(retired[0], target)
+    return True
+
+
 def point_link(link: Path, target: Path) -> None:
     """Make ``link`` a relative symlink to ``target``, replacing the old link atomically.
 

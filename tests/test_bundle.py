@@ -104,3 +104,12 @@ def test_committed_bundle_still_loads_and_forecasts(prices_csv: Path) -> None:
     result = rnncast.forecast(COMMITTED_BUNDLE, data=prices_csv)
     assert len(result.frame) == 3 and np.isfinite(result.frame.to_numpy()).all()
     assert result.frame.index[0] > pd.Timestamp(pd.read_csv(prices_csv)["Date"].iloc[-1])
+
+
+def test_a_crash_between_the_two_renames_is_recovered(bundle_copy: Path) -> None:
+    """replace_directory renames the old bundle aside, then the new one in: simulate dying
+    after the first rename."""
+    retired = bundle_copy.with_name(f".{bundle_copy.name}.old-deadbeef")
+    bundle_copy.rename(retired)
+    bundle = load_bundle(bundle_copy)
+    assert bundle.path == bundle_copy and not retired.exists()
