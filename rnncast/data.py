@@ -155,10 +155,11 @@ def resolve_time_column(frame: pd.DataFrame, requested: str | None) -> str:
     """The name of the time column: ``requested``, or the first conventionally named one."""
     if requested:
         return resolve_column(frame, requested, "--time-col")
-    by_lower = {str(c).strip().lower(): c for c in frame.columns}
+    # "Date Time", "date_time" and "DATETIME" all count as "datetime".
+    by_normal = {_normalised(c): c for c in reversed(frame.columns)}
     for name in TIME_COLUMN_NAMES:
-        if name in by_lower:
-            return by_lower[name]
+        if name in by_normal:
+            return by_normal[name]
     # Fall back on the first column if it parses as dates (many exports name it oddly).
     first = frame.columns[0]
     if pd.api.types.is_datetime64_any_dtype(frame[first]):

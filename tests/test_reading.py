@@ -52,3 +52,15 @@ def test_percent_values_become_numbers_in_percent(tmp_path: Path) -> None:
 def test_trading_calendar_with_a_rare_weekend_session_is_business_daily() -> None:
     days = pd.bdate_range("2019-01-01", "2021-12-31").union(pd.DatetimeIndex(["2020-02-01", "2021-11-06"]))
     assert infer_frequency(days) == "B"
+
+
+def test_jena_style_date_time_column_with_day_first_ten_minute_stamps(tmp_path: Path) -> None:
+    stamps = pd.date_range("2009-01-01 00:10", periods=30, freq="10min")
+    lines = ['"Date Time","p (mbar)","T (degC)"'] + [
+        f"{s.strftime('%d.%m.%Y %H:%M:%S')},{996.5 + i / 10:.2f},{-8.0 + i / 100:.2f}"
+        for i, s in enumerate(stamps)
+    ]
+    series = load_series(write(tmp_path / "jena.csv", lines), target=("T (degC)",))
+    assert series.time_col == "Date Time"
+    assert series.frequency == "10min"
+    assert list(series.index) == list(stamps)
