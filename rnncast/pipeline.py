@@ -38,6 +38,7 @@ from rnncast.windows import (
     default_window_lengths,
     fit_lookback_to_rows,
     target_windows,
+    window_dataset,
 )
 
 logger = logging.getLogger("rnncast")
@@ -77,14 +78,16 @@ def train(
     Args:
         data: CSV or Parquet file.
         config: settings; keyword ``settings`` (same names) override its fields.
-        out: bundle directory; ``runs/<data file stem>`` by default. Its parent gets a
-            ``latest`` link to it.
+        out: bundle directory; ``runs/<data file stem>`` by default. ``runs/latest``
+            (under the working directory) is pointed at it.
         on_epoch: called after every epoch with (epoch, epochs, losses).
 
     Returns:
         The bundle's path, metadata and held-out report.
     """
-    config = (config or TrainConfig()).replace(**settings) if settings else (config or TrainConfig())
+    config = config or TrainConfig()
+    if settings:
+        config = config.replace(**settings)
     data_path = Path(data)
     bundle_path = Path(out) if out is not None else default_bundle_path(data_path)
     if bundle_path.name == LATEST_LINK:
@@ -122,7 +125,6 @@ def train(
 
     from rnncast.models import ModelShape, build_model, compile_model
     from rnncast.training import fit_model, seed_everything, select_device
-    from rnncast.windows import window_dataset
 
     device = select_device(config.device)
     seed_everything(config.seed)
