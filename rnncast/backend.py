@@ -42,6 +42,8 @@ def native_stderr_silenced() -> Iterator[None]:
         os.dup2(capture.fileno(), 2)
         try:
             yield
+        except KeyboardInterrupt:
+            raise  # the user stopped us: TensorFlow's start-up chatter would only be noise
         except BaseException:
             os.dup2(saved, 2)
             capture.seek(0)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from rnncast import backend
 from rnncast.config import TrainConfig
 from rnncast.errors import BundleError, RnncastError, UsageError
@@ -33,6 +35,7 @@ from rnncast.fileio import (
     sha256_file,
     to_json,
 )
+from rnncast.frequency import is_known_frequency
 from rnncast.windows import Scaler
 
 if TYPE_CHECKING:
@@ -193,13 +196,10 @@ def load_bundle(path: str | Path, *, with_model: bool = True) -> Bundle:
     missing = [key for key in REQUIRED_METADATA if not isinstance(metadata.get(key), dict)]
     if missing:
         raise BundleError(f"{METADATA_FILE} in {directory} lacks {', '.join(missing)}", "retrain the model")
-    try:
-        expected = tuple(metadata["model"]["targets"]) + tuple(metadata["model"]["features"])
-        _ = bundle.config, str(metadata["data"]["frequency"]), str(metadata["split"]["test_start"])
-    except (KeyError, TypeError, RnncastError) as exc:
-        raise BundleError(
-            f"{METADATA_FILE} in {directory} is incomplete ({exc})", "retrain the model"
-        ) from exc
+    problem = metadata_problem(metadata)
+    if problem:
+        raise BundleError(f"{METADATA_FILE} in {directory} is damaged: {problem}", "retrain the model")
+    expected = tuple(metadata["model"]["targets"]) + tuple(metadata["model"]["features"])
     if scaler.columns != expected:
         raise BundleError(
             f"scaler.json columns {list(scaler.columns)} disagree with the model's {list(expected)}",
@@ -208,6 +208,40 @@ def load_bundle(path: str | Path, *, with_model: bool = True) -> Bundle:
     if with_model:
         attach_model(bundle)
     return bundle
+
+
+def metadata_problem(metadata: dict[str, Any]) -> str | None:
+    """What is wrong with the fields rnncast relies on, or None when they are sound.
+
+    metadata.json carries the other files' checksums but none of its own, so its fields are
+    checked one by one before anything trusts them.
+    """
+    data, model, split = metadata["data"], metadata["model"], metadata["split"]
+    for section, key in (
+        ("data", "path"),
+        ("data", "time_col"),
+        ("data", "frequency"),
+        ("split", "test_start"),
+    ):
+        if not isinstance(metadata[section].get(key), str):
+            return f"{section}.{key} is missing or not text"
+    for key in ("targets", "features"):
+        names = model.get(key)
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return f"model.{key} is not a list of column names"
+    if not model["targets"]:
+        return "model.targets is empty"
+    if not is_known_frequency(data["frequency"]):
+        return f"data.frequency {data['frequency']!r} is not a frequency"
+    try:
+        pd.Timestamp(split["test_start"])
+    except ValueError:
+        return f"split.test_start {split['test_start']!r} is not a timestamp"
+    try:
+        TrainConfig.from_dict(metadata["config"])
+    except RnncastError as exc:
+        return f"config: {exc.message}"
+    return None
 
 
 def attach_model(bundle: Bundle) -> Bundle:

@@ -222,19 +222,19 @@ def forecast(
             payload = {
                 "model": str(result.bundle_path),
                 "data": str(result.data_path),
-                "forecast": forecast_records(result.frame),
+                "forecast": forecast_records(result.frame, result.time_format),
             }
             stdout.out(to_json(payload), highlight=False)
         elif output == "-" or (output is None and not stdout.is_terminal):
-            sys.stdout.write(forecast_csv(result.frame))
+            sys.stdout.write(forecast_csv(result.frame, result.time_format))
             sys.stdout.flush()
             if output == "-" and stderr.is_terminal and not quiet:
-                stderr.print(forecast_table(result.frame, title))
+                stderr.print(forecast_table(result.frame, title, result.time_format))
         elif output is None:
-            stdout.print(forecast_table(result.frame, title))
+            stdout.print(forecast_table(result.frame, title, result.time_format))
         if to_file is not None and not quiet:
             if stderr.is_terminal:
-                stderr.print(forecast_table(result.frame, title))
+                stderr.print(forecast_table(result.frame, title, result.time_format))
             _status(quiet, f"wrote {output} ({len(result.frame)} rows)")
 
 

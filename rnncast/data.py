@@ -21,10 +21,12 @@ from rnncast.errors import DataError, UsageError
 from rnncast.fileio import sha256_file
 from rnncast.frequency import infer_frequency, missing_timestamps, off_grid_timestamps
 from rnncast.reading import read_table
-from rnncast.timestamps import parse_timestamps
+from rnncast.timestamps import parse_timestamps, spelling_of
 
 # Column names taken as the time column, in order of preference (compared case-insensitively).
 TIME_COLUMN_NAMES = ("date", "datetime", "timestamp", "time", "ds", "month", "week", "period", "year")
+# How messages name the column choices, by default the flags that set them.
+FLAG_LABELS = {"time_col": "--time-col", "target": "--target", "features": "--features"}
 # Beyond this share of missing grid timestamps the series is too gappy to fill silently.
 MAX_FILLED_GAP_SHARE = 0.2
 
@@ -42,6 +44,8 @@ class SeriesData:
         frequency: pandas offset alias (``"B"``, ``"h"``, ``"MS"``, ...).
         fingerprint: where the data came from and what it held (path, sha256, rows, ...).
         notes: things the user should know (filled values, reordered rows, ...).
+        time_format: the strftime format of the file's time column when it is a plain one
+            (``%Y-%m``), so outputs can be written the same way; else None.
     """
 
     frame: pd.DataFrame
@@ -51,6 +55,7 @@ class SeriesData:
     frequency: str
     fingerprint: dict[str, Any]
     notes: tuple[str, ...] = field(default=())
+    time_format: str | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -74,6 +79,7 @@ def load_series(
     features: tuple[str, ...] = (),
     fill: str = "ffill",
     frequency: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> SeriesData:
     """Read ``path`` (CSV or Parquet) and validate it into a :class:`SeriesData`.
 
@@ -85,6 +91,8 @@ def load_series(
         features: input-only columns; ``("all",)`` means every other numeric column.
         fill: missing-value policy: ``ffill``, ``interpolate``, ``drop`` or ``error``.
         frequency: a known frequency (from a bundle) instead of inferring one.
+        labels: how messages name the column choices (default: the flags ``--time-col``,
+            ``--target``, ``--features``; a bundle's loader says "the model's target").
 
     Raises:
         DataError: the file is missing, unreadable, or not a usable time series.
@@ -93,15 +101,17 @@ def load_series(
     path = Path(path)
     raw, notes = read_table(path)
 
-    time_name = resolve_time_column(raw, time_col)
+    labels = {**FLAG_LABELS, **(labels or {})}
+    time_name = resolve_time_column(raw, time_col, labels["time_col"])
     index, time_notes = parse_timestamps(raw[time_name], time_name)
+    time_format = spelling_of(raw[time_name]) if index.tz is None else None
     notes.extend(time_notes)
     raw = raw.drop(columns=[time_name])
     raw.index = index
     raw.index.name = time_name
 
-    target_names = resolve_targets(raw, target)
-    feature_names = resolve_features(raw, features, target_names)
+    target_names = resolve_targets(raw, target, labels["target"])
+    feature_names = resolve_features(raw, features, target_names, labels["features"])
     frame = to_numeric_frame(raw[list(target_names + feature_names)])
 
     frame, order_notes = sort_and_deduplicate(frame)
@@ -148,13 +158,14 @@ def load_series(
         frequency=freq,
         fingerprint=fingerprint,
         notes=tuple(notes),
+        time_format=time_format,
     )
 
 
-def resolve_time_column(frame: pd.DataFrame, requested: str | None) -> str:
+def resolve_time_column(frame: pd.DataFrame, requested: str | None, label: str = "--time-col") -> str:
     """The name of the time column: ``requested``, or the first conventionally named one."""
     if requested:
-        return resolve_column(frame, requested, "--time-col")
+        return resolve_column(frame, requested, label)
     # "Date Time", "date_time" and "DATETIME" all count as "datetime".
     by_normal = {_normalised(c): c for c in reversed(frame.columns)}
     for name in TIME_COLUMN_NAMES:
@@ -200,10 +211,12 @@ def numeric_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
 
 
-def resolve_targets(frame: pd.DataFrame, requested: tuple[str, ...]) -> tuple[str, ...]:
+def resolve_targets(
+    frame: pd.DataFrame, requested: tuple[str, ...], label: str = "--target"
+) -> tuple[str, ...]:
     """The target columns: as requested, else Adj Close, else Close, else the only number."""
     if requested:
-        names = tuple(resolve_column(frame, name, "--target") for name in requested)
+        names = tuple(resolve_column(frame, name, label) for name in requested)
         if len(set(names)) != len(names):
             raise UsageError(f"--target names a column twice: {', '.join(requested)}")
         return names
@@ -226,14 +239,14 @@ def resolve_targets(frame: pd.DataFrame, requested: tuple[str, ...]) -> tuple[st
 
 
 def resolve_features(
-    frame: pd.DataFrame, requested: tuple[str, ...], targets: tuple[str, ...]
+    frame: pd.DataFrame, requested: tuple[str, ...], targets: tuple[str, ...], label: str = "--features"
 ) -> tuple[str, ...]:
     """The input-only columns: as requested; ``all`` means every other numeric column."""
     if not requested:
         return ()
     if tuple(name.lower() for name in requested) == ("all",):
         return tuple(c for c in numeric_columns(frame) if c not in targets)
-    names = tuple(resolve_column(frame, name, "--features") for name in requested)
+    names = tuple(resolve_column(frame, name, label) for name in requested)
     overlap = [n for n in names if n in targets]
     if overlap:
         raise UsageError(
@@ -285,7 +298,8 @@ def sort_and_deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             raise DataError(
                 f"{int(duplicated.sum())} duplicate timestamp(s) with different values, e.g. "
                 + ", ".join(str(s) for s in stamps),
-                "keep one row per timestamp (or aggregate them) before training",
+                "keep one row per timestamp (or aggregate them) before training; local times "
+                "repeated at a daylight-saving change need UTC offsets (2024-10-27T02:00:00+01:00)",
             )
         frame = frame[~duplicated]
         notes.append(f"dropped {int(duplicated.sum())} exact duplicate row(s)")

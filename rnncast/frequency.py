@@ -71,8 +71,20 @@ def _monthly_alias(index: pd.DatetimeIndex) -> str:
         return "BME"  # last trading day of each month
     if bool((index == index + pd.offsets.BMonthBegin(0)).all()):
         return "BMS"
-    # Any other day of the month: step by calendar months from the series' own day.
-    return f"{MONTH_DAY_PREFIX}{index[-1].day}"
+    # Any other day of the month: the series' usual day (the 30th stays the 30th after a
+    # February clipped it to the 28th).
+    return f"{MONTH_DAY_PREFIX}{int(pd.Series(index.day).mode().max())}"
+
+
+def is_known_frequency(frequency: str) -> bool:
+    """True for the frequencies :func:`infer_frequency` can return."""
+    if frequency.startswith(MONTH_DAY_PREFIX):
+        return frequency.removeprefix(MONTH_DAY_PREFIX).isdigit()
+    try:
+        pd.tseries.frequencies.to_offset(frequency)
+    except ValueError:
+        return False
+    return True
 
 
 def frequency_family(frequency: str) -> str:
@@ -106,8 +118,7 @@ def seasonal_period(frequency: str) -> int:
 def future_timestamps(last: pd.Timestamp, frequency: str, periods: int) -> pd.DatetimeIndex:
     """The ``periods`` timestamps after ``last`` at ``frequency``."""
     if frequency.startswith(MONTH_DAY_PREFIX):
-        # Offsets from the last timestamp itself, so the 31st never drifts to the 28th.
-        return pd.DatetimeIndex([last + pd.DateOffset(months=k) for k in range(1, periods + 1)])
+        return _month_days(last, 1, periods, _anchor_day(frequency))
     offset = pd.tseries.frequencies.to_offset(frequency)
     return pd.date_range(start=last + offset, periods=periods, freq=offset)
 
@@ -116,8 +127,19 @@ def regular_grid(first: pd.Timestamp, last: pd.Timestamp, frequency: str) -> pd.
     """Every timestamp at ``frequency`` from ``first`` to ``last``."""
     if frequency.startswith(MONTH_DAY_PREFIX):
         months = (last.year - first.year) * 12 + last.month - first.month
-        return pd.DatetimeIndex([first + pd.DateOffset(months=k) for k in range(months + 1)])
+        return _month_days(first, 0, months + 1, _anchor_day(frequency))
     return pd.date_range(start=first, end=last, freq=frequency)
+
+
+def _anchor_day(frequency: str) -> int:
+    return int(frequency.removeprefix(MONTH_DAY_PREFIX))
+
+
+def _month_days(origin: pd.Timestamp, first_step: int, count: int, day: int) -> pd.DatetimeIndex:
+    """Day ``day`` (clipped to the month's length) of ``count`` months, starting ``first_step``
+    months after ``origin``'s month."""
+    months = pd.date_range(origin.replace(day=1), periods=first_step + count, freq="MS")[first_step:]
+    return pd.DatetimeIndex([m.replace(day=min(day, m.days_in_month)) for m in months])
 
 
 def missing_timestamps(index: pd.DatetimeIndex, frequency: str) -> pd.DatetimeIndex:

@@ -63,6 +63,7 @@ class ForecastResult:
     frame: pd.DataFrame
     bundle_path: Path
     data_path: Path
+    time_format: str | None = None  # the data file's own spelling of its timestamps
 
 
 def train(
@@ -113,10 +114,16 @@ def train(
         fill=config.fill,
     )
     _log_notes(series)
+    window_was_chosen = config.lookback is not None or config.horizon is not None
     config = resolve_window(config, series)
-    split = chronological_split(
-        len(series), config.lookback, config.horizon, config.val_fraction, config.test_fraction
-    )
+    try:
+        split = chronological_split(
+            len(series), config.lookback, config.horizon, config.val_fraction, config.test_fraction
+        )
+    except DataError as error:
+        if window_was_chosen:  # the user's settings are impossible for this file
+            raise UsageError(error.message, error.hint) from error
+        raise
 
     values = series.frame.to_numpy()
     check_scalable(values, series.columns)
@@ -212,8 +219,8 @@ def forecast(
     frame = forecast_future(network, bundle.scaler, series, config.lookback, config.horizon)
     data_path = Path(series.fingerprint["path"])
     if output is not None:
-        write_forecast_csv(frame, output, data_path)
-    return ForecastResult(frame, bundle.path, data_path)
+        write_forecast_csv(frame, output, data_path, series.time_format)
+    return ForecastResult(frame, bundle.path, data_path, series.time_format)
 
 
 def evaluate(
@@ -294,6 +301,11 @@ def load_for_bundle(bundle: Bundle, data: str | Path | None) -> SeriesData:
             features=bundle.features,
             fill=config.fill,
             frequency=bundle.frequency,
+            labels={
+                "time_col": "the model's time column",
+                "target": "the model's target",
+                "features": "the model's feature",
+            },
         )
     except UsageError as exc:
         raise DataError(

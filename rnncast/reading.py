@@ -22,7 +22,9 @@ MISSING_MARKERS = ["-", ".", "--", "n/a", "N/A", "null", "NULL", "None", "none",
 HEAD_BYTES = 64 * 1024
 
 _CURRENCY_AND_SPACE = re.compile(r"[$€£¥\s]")
-_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
+# 1,234.5 (thousands commas, decimal point) and 1.234,5 (thousands dots, decimal comma).
+_POINT_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+_COMMA_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -35,11 +37,11 @@ def read_table(path: Path) -> tuple[pd.DataFrame, list[str]]:
         raise DataError(f"{path.name} is empty", "export the series again with a header row")
     if path.suffix.lower() in (".parquet", ".pq"):
         return _read_parquet(path), []
-    frame = _read_csv(path)
+    frame, delimiter = _read_csv(path)
     notes: list[str] = []
     frame = _unwrap_yfinance_header(frame, notes)
     frame = _drop_junk_columns(frame)
-    frame = _coerce_decorated_numbers(frame, notes)
+    frame = _coerce_decorated_numbers(frame, notes, decimal_comma_likely=delimiter == ";")
     return frame, notes
 
 
@@ -54,7 +56,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
     if b"\x00" in head:
@@ -68,10 +70,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
         else:
             encoding = "latin-1"  # legacy spreadsheet exports
             head_text = head.decode(encoding)
+    delimiter = sniff_delimiter(head_text)
     try:
         frame = pd.read_csv(
             path,
-            sep=sniff_delimiter(head_text),
+            sep=delimiter,
             encoding=encoding,
             na_values=MISSING_MARKERS,
             skipinitialspace=True,
@@ -84,7 +87,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise DataError(f"{path.name} has a header but no data rows", "add the series' rows")
-    return frame
+    return frame, delimiter
 
 
 def sniff_delimiter(text: str) -> str:
@@ -123,11 +126,14 @@ def _drop_junk_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=junk)
 
 
-def _coerce_decorated_numbers(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    """Turn text columns of decorated numbers (``$1,234.50``, ``12%``) into numbers.
+def _coerce_decorated_numbers(
+    frame: pd.DataFrame, notes: list[str], *, decimal_comma_likely: bool
+) -> pd.DataFrame:
+    """Turn text columns of decorated numbers (``$1,234.50``, ``12%``, ``1.234,5``) into numbers.
 
     A column changes only when every non-missing cell is such a number; anything else is left
-    for validation to report with examples.
+    for validation to report with examples. ``1,081`` alone could be either convention: it is a
+    decimal comma in ``;``-delimited files (European exports) and a thousands separator otherwise.
     """
     for name in frame.columns:
         column = frame[name]
@@ -139,25 +145,33 @@ def _coerce_decorated_numbers(frame: pd.DataFrame, notes: list[str]) -> pd.DataF
         text = present.str.replace(_CURRENCY_AND_SPACE, "", regex=True)
         percent = text.str.endswith("%")
         text = text.str.rstrip("%")
-        thousands = text.str.match(_THOUSANDS)
-        text = text.where(~thousands, text.str.replace(",", "", regex=False))
+        point_style = bool(text.str.match(_POINT_DECIMAL).all())
+        comma_style = bool(text.str.match(_COMMA_DECIMAL).all())
+        if comma_style and (not point_style or decimal_comma_likely):
+            text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            separators = "decimal commas read as decimal points"
+        elif point_style:
+            text = text.str.replace(",", "", regex=False)
+            separators = "removed thousands separators"
+        else:
+            continue
         numbers = pd.to_numeric(text, errors="coerce")
         if numbers.isna().any():
             continue
         converted = pd.Series(float("nan"), index=column.index, dtype="float64")
         converted[present.index] = numbers.astype("float64")
         frame[name] = converted
-        removed = [
+        changes = [
             label
             for label, used in (
-                ("currency symbols", present.str.contains(r"[$€£¥]", regex=True).any()),
-                ("thousands separators", thousands.any()),
-                ("% signs (values kept in percent)", percent.any()),
+                ("removed currency symbols", present.str.contains(r"[$€£¥]", regex=True).any()),
+                (separators, present.str.contains(",", regex=False).any()),
+                ("removed % signs (values kept in percent)", percent.any()),
             )
             if used
         ]
-        if removed:
-            notes.append(f"column {name!r}: removed {', '.join(removed)}")
+        if changes:
+            notes.append(f"column {name!r}: {', '.join(changes)}")
     return frame
 
 

@@ -43,21 +43,22 @@ def verdict_line(report: dict[str, Any]) -> str:
     return f"The model does NOT beat the best baseline, {best}{skill_text}: prefer the baseline."
 
 
-def forecast_table(frame: Any, title: str) -> Table:
+def forecast_table(frame: Any, title: str, time_format: str | None = None) -> Table:
     """A dated forecast as a rich table."""
     table = Table(title=title, title_justify="left")
     table.add_column(str(frame.index.name or "time"))
     for column in frame.columns:
         table.add_column(str(column), justify="right")
-    for stamp, row in zip(format_timestamps(frame.index), frame.itertuples(index=False), strict=True):
+    stamps = format_timestamps(frame.index, time_format)
+    for stamp, row in zip(stamps, frame.itertuples(index=False), strict=True):
         table.add_row(stamp, *(_number(v) for v in row))
     return table
 
 
-def forecast_records(frame: Any) -> list[dict[str, Any]]:
+def forecast_records(frame: Any, time_format: str | None = None) -> list[dict[str, Any]]:
     """A dated forecast as JSON-ready records."""
     name = str(frame.index.name or "time")
-    stamps = format_timestamps(frame.index)
+    stamps = format_timestamps(frame.index, time_format)
     return [
         {name: stamp, **{str(c): float(v) for c, v in row.items()}}
         for stamp, (_, row) in zip(stamps, frame.iterrows(), strict=True)

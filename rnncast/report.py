@@ -12,24 +12,31 @@ from rnncast.errors import UsageError
 from rnncast.fileio import atomic_write_text
 
 
-def format_timestamps(index: pd.DatetimeIndex) -> list[str]:
-    """One format for a whole column: dates when every stamp is a naive midnight, else ISO 8601
-    date-times (with the UTC offset when the index has a zone)."""
+def format_timestamps(index: pd.DatetimeIndex, time_format: str | None = None) -> list[str]:
+    """One format for a whole column: ``time_format`` (the input file's own spelling) when it
+    writes these stamps without loss; else dates when every stamp is a naive midnight; else
+    ISO 8601 date-times (with the UTC offset when the index has a zone)."""
+    if time_format and index.tz is None:
+        written = list(index.strftime(time_format))
+        if (pd.to_datetime(written, format=time_format) == index).all():
+            return written
     if index.tz is None and bool((index == index.normalize()).all()):
         return list(index.strftime("%Y-%m-%d"))
     return [stamp.isoformat() for stamp in index]
 
 
-def forecast_csv(frame: pd.DataFrame) -> str:
+def forecast_csv(frame: pd.DataFrame, time_format: str | None = None) -> str:
     """A dated forecast as CSV text: the time column, then one column per target."""
     buffer = io.StringIO()
     out = frame.copy()
-    out.index = pd.Index(format_timestamps(frame.index), name=frame.index.name or "time")
+    out.index = pd.Index(format_timestamps(frame.index, time_format), name=frame.index.name or "time")
     out.to_csv(buffer, float_format="%.10g", lineterminator="\n")
     return buffer.getvalue()
 
 
-def write_forecast_csv(frame: pd.DataFrame, path: str | Path, data_path: str | Path) -> Path:
+def write_forecast_csv(
+    frame: pd.DataFrame, path: str | Path, data_path: str | Path, time_format: str | None = None
+) -> Path:
     """Write the forecast CSV to ``path`` atomically, refusing to overwrite the input data.
 
     Raises:
@@ -42,8 +49,14 @@ def write_forecast_csv(frame: pd.DataFrame, path: str | Path, data_path: str | P
         )
     if path.is_dir():
         raise UsageError(f"--output {str(path)!r} is a directory", "name a file such as forecast.csv")
+    if not path.parent.is_dir():
+        raise UsageError(f"the directory of --output {str(path)!r} does not exist", "create it first")
+    if (path.parent / "metadata.json").is_file() and (path.parent / "model.keras").is_file():
+        raise UsageError(
+            f"--output {str(path)!r} is inside a model bundle", "write the forecast outside the bundle"
+        )
     try:
-        return atomic_write_text(path, forecast_csv(frame))
+        return atomic_write_text(path, forecast_csv(frame, time_format))
     except OSError as exc:
         raise UsageError(
             f"cannot write --output {str(path)!r} ({exc.strerror})", "choose a writable path"

@@ -9,6 +9,7 @@ taken. Mixed formats and mixed UTC offsets are never guessed row by row.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -52,7 +53,7 @@ def _parse_numbers(values: pd.Series, name: str) -> pd.DatetimeIndex:
             if not parsed.isna().any():
                 return pd.DatetimeIndex(parsed)
     raise DataError(
-        f"time column {name!r} holds numbers ({values.iloc[0]!r}, ...), not dates",
+        f"time column {name!r} holds numbers ({values.iloc[0]}, ...), not dates",
         "pick the real time column with --time-col, or write dates such as 2024-01-31",
     )
 
@@ -130,3 +131,31 @@ def _unparseable(text: pd.Series, name: str, candidates: list[str]) -> DataError
         f"time column {name!r} has values that are not dates: {examples}",
         f"{_FIX}; or pick the time column with --time-col",
     )
+
+
+# Simple, unambiguous spellings whose format forecasts reuse, so they can be appended to the
+# user's own file: (pattern of the first value, strftime format).
+_PLAIN_SPELLINGS = (
+    (r"\d{4}", "%Y"),
+    (r"\d{8}", "%Y%m%d"),
+    (r"\d{4}-\d{2}", "%Y-%m"),
+    (r"\d{4}-\d{2}-\d{2}", "%Y-%m-%d"),
+    (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "%Y-%m-%d %H:%M"),
+    (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "%Y-%m-%d %H:%M:%S"),
+    (r"\d{4}/\d{2}/\d{2}", "%Y/%m/%d"),
+    (r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}", "%Y/%m/%d %H:%M"),
+)
+
+
+def spelling_of(values: pd.Series) -> str | None:
+    """The strftime format the time column is written in, when it is one of a few plain,
+    unambiguous spellings (``2024-01``, ``2024-01-31 13:00``, ``1990``, ...); else None."""
+    if values.empty or pd.api.types.is_datetime64_any_dtype(values):
+        return None
+    first = str(values.iloc[0]).strip()
+    if pd.api.types.is_float_dtype(values) and first.endswith(".0"):
+        first = first[:-2]
+    for pattern, fmt in _PLAIN_SPELLINGS:
+        if re.fullmatch(pattern, first):
+            return fmt
+    return None

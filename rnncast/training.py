@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from rnncast import backend
 from rnncast.errors import TrainingError
@@ -97,6 +100,13 @@ def fit_model(
     keras = backend.keras()
     tf = backend.tensorflow()
 
+    class StopOnNonFiniteLoss(keras.callbacks.Callback):
+        # Keras' TerminateOnNaN prints to stdout, which would corrupt --json output.
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.model.stop_training = True
+
     class EpochProgress(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             if on_epoch is not None:
@@ -105,9 +115,15 @@ def fit_model(
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience or epochs, restore_best_weights=True
     )
-    callbacks = [keras.callbacks.TerminateOnNaN(), stopper, EpochProgress()]
+    callbacks = [StopOnNonFiniteLoss(), stopper, EpochProgress()]
     started = time.perf_counter()
-    with tf.device("/GPU:0" if device == "gpu" else "/CPU:0"):
+    with (
+        tf.device("/GPU:0" if device == "gpu" else "/CPU:0"),
+        warnings.catch_warnings(),
+        np.errstate(all="ignore"),
+    ):
+        # A diverging run overflows float casts; the non-finite check below reports it once.
+        warnings.simplefilter("ignore", RuntimeWarning)
         history = model.fit(
             train_data,
             validation_data=val_data,

@@ -60,11 +60,13 @@ def chronological_split(
     train_rows = rows - val_rows - test_rows
     needed = lookback + horizon
     if train_rows < needed:
-        minimum = needed + 2 * horizon
+        # Rows for one training window, split in these proportions, and one window each for
+        # validation and test.
+        minimum = max(int(needed / (1 - val_fraction - test_fraction)) + 1, needed + 2 * horizon)
         raise DataError(
-            f"too few rows: {rows} rows leave {train_rows} for training, but lookback {lookback} "
-            f"+ horizon {horizon} needs {needed} training rows plus {horizon} each for validation "
-            f"and test (at least about {int(minimum / (1 - val_fraction - test_fraction)) + 1} rows)",
+            f"too few rows: lookback {lookback} + horizon {horizon} need {needed} training rows "
+            f"and {horizon} each for validation and test, about {minimum} rows in all; "
+            f"the data has {rows}",
             "use more data or lower --lookback / --horizon",
         )
     return Split(train_rows, val_rows, test_rows, lookback, horizon)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -113,3 +114,26 @@ def test_a_crash_between_the_two_renames_is_recovered(bundle_copy: Path) -> None
     bundle_copy.rename(retired)
     bundle = load_bundle(bundle_copy)
     assert bundle.path == bundle_copy and not retired.exists()
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "fragment"),
+    [
+        ("data", "path", None, "data.path"),
+        ("data", "time_col", 5, "data.time_col"),
+        ("data", "frequency", "XYZ", "data.frequency"),
+        ("split", "test_start", "garbage", "split.test_start"),
+        ("model", "targets", [], "model.targets"),
+        ("config", "units", -3, "--units"),
+    ],
+)
+def test_damaged_metadata_fields_are_a_bundle_error(
+    bundle_copy: Path, section: str, key: str, value: object, fragment: str
+) -> None:
+    metadata = json.loads((bundle_copy / "metadata.json").read_text())
+    if value is None:
+        del metadata[section][key]
+    else:
+        metadata[section][key] = value
+    (bundle_copy / "metadata.json").write_text(json.dumps(metadata))
+    _refused(bundle_copy, re.escape(fragment))

@@ -71,7 +71,7 @@ def test_forecast_to_stdout_is_csv_with_dates(trained: Path) -> None:
 
 
 def test_forecast_to_a_file_and_as_json(trained: Path, tmp_path: Path) -> None:
-    target = tmp_path / "out" / "forecast.csv"
+    target = tmp_path / "forecast.csv"
     assert run("forecast", "-m", trained, "-o", target).exit_code == 0
     assert target.read_text().splitlines()[0] == "Date,Close"
     payload = json.loads(run("forecast", "-m", trained, "--json").stdout)
@@ -112,6 +112,8 @@ def test_bad_data_exits_3(tmp_path: Path) -> None:
     short = tmp_path / "short.csv"
     short.write_text("date,value\n" + "".join(f"2024-01-{d:02d},{d}\n" for d in range(1, 21)))
     assert_one_line_error(run("train", short), ExitCode.DATA, "too few rows")
+    # The same shortage caused by the user's own window settings is a usage error.
+    assert_one_line_error(run("train", short, "--horizon", "100000"), ExitCode.USAGE, "the data has 20")
     dupes = tmp_path / "dupes.csv"
     dupes.write_text("date,value\n2024-01-01,1\n2024-01-01,2\n2024-01-02,3\n2024-01-03,4\n")
     assert_one_line_error(run("train", dupes), ExitCode.DATA, "duplicate timestamp")
@@ -229,3 +231,37 @@ def test_a_foreign_runs_latest_is_refused_before_training(
     result = run("train", prices_csv, "--out", tmp_path / "m", *FAST_FLAGS)
     assert_one_line_error(result, ExitCode.USAGE, "runs/latest")
     assert not (tmp_path / "m").exists()
+
+
+def test_diverging_training_exits_6_with_clean_stdout_and_no_bundle(prices_csv: Path, tmp_path: Path) -> None:
+    flags = ["--learning-rate", "10", "--clipnorm", "1e300", "--no-residual", "--model", "simple_rnn"]
+    result = run(
+        "train", prices_csv, "--out", tmp_path / "m", "--json", *flags, "--epochs", "3", "--units", "4"
+    )
+    assert_one_line_error(result, ExitCode.TRAINING, "diverged")
+    assert result.stdout == ""
+    assert not (tmp_path / "m").exists()
+
+
+def test_forecast_output_must_not_land_in_a_bundle_or_a_missing_directory(
+    trained: Path, tmp_path: Path
+) -> None:
+    report_before = (trained / "report.json").read_bytes()
+    assert_one_line_error(
+        run("forecast", "-m", trained, "-o", trained / "report.json"), ExitCode.USAGE, "bundle"
+    )
+    assert (trained / "report.json").read_bytes() == report_before
+    assert_one_line_error(
+        run("forecast", "-m", trained, "-o", tmp_path / "nope" / "f.csv"), ExitCode.USAGE, "exist"
+    )
+    assert not (tmp_path / "nope").exists()
+
+
+def test_forecast_timestamps_are_written_like_the_input(monthly_crlf_csv: Path, tmp_path: Path) -> None:
+    """YYYY-MM in, YYYY-MM out: the forecast can be appended to the user's own file."""
+    assert (
+        run("train", monthly_crlf_csv, "--out", tmp_path / "m", "--epochs", "1", "--units", "4").exit_code
+        == 0
+    )
+    rows = list(csv.DictReader(io.StringIO(run("forecast", "-m", tmp_path / "m", "-o", "-").stdout)))
+    assert [r["month"] for r in rows[:3]] == ["2015-01", "2015-02", "2015-03"]

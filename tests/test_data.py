@@ -339,6 +339,15 @@ def test_nasdaq_export_with_dollars_and_thousands_separators(tmp_path: Path) -> 
     assert any("currency symbols" in note and "thousands separators" in note for note in series.notes)
 
 
+def test_european_decimal_commas_are_not_read_as_thousands(tmp_path: Path) -> None:
+    lines = ["Datum;Kurs;Umsatz"]
+    lines += [f"0{d}.01.2020;1,0{80 + d};1.234.56{d},5" for d in range(1, 8)]
+    series = load_series(write_text(tmp_path / "eur.csv", lines), target=("Kurs",), features=("Umsatz",))
+    assert series.frame["Kurs"].iloc[0] == 1.081
+    assert series.frame["Umsatz"].iloc[0] == 1234561.5
+    assert any("decimal commas" in note for note in series.notes)
+
+
 def test_infinite_values_are_a_data_error(tmp_path: Path) -> None:
     path = daily_csv(tmp_path, ["1", "inf", "3", "4"])
     with pytest.raises(DataError, match="infinite"):

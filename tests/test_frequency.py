@@ -159,3 +159,17 @@ def test_off_grid_timestamps_finds_stamps_between_grid_points() -> None:
     index = pd.date_range("2024-01-01", periods=10, freq="h").append(pd.DatetimeIndex(["2024-01-01 10:30"]))
     off = off_grid_timestamps(index.sort_values(), "h")
     assert list(off) == [pd.Timestamp("2024-01-01 10:30")]
+
+
+def test_monthly_on_the_30th_survives_february() -> None:
+    stamps = pd.DatetimeIndex(
+        [pd.Timestamp(2009, m, min(30, pd.Timestamp(2009, m, 1).days_in_month)) for m in range(3, 13)]
+        + [pd.Timestamp(2010, 1, 30), pd.Timestamp(2010, 2, 28)]
+    )
+    frequency = infer_frequency(stamps)
+    assert frequency == "month-day-30"
+    assert list(future_timestamps(stamps[-1], frequency, 2)) == [
+        pd.Timestamp("2010-03-30"),
+        pd.Timestamp("2010-04-30"),
+    ]
+    assert len(off_grid_timestamps(stamps, frequency)) == 0
