@@ -60,11 +60,6 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def atomic_write_json(path: str | Path, data: Any) -> Path:
-    """Write ``data`` as indented JSON atomically (NaN/inf are refused: JSON has none)."""
-    return atomic_write_text(path, to_json(data))
-
-
 def new_staging_directory(target: Path) -> Path:
     """An empty hidden directory beside ``target`` to build its replacement in."""
     target.parent.mkdir(parents=True, exist_ok=True)
