@@ -1,6 +1,6 @@
 """rnncast: forecast time series with recurrent neural networks, from the command line or Python.
 
-The API (``train``, ``forecast``, ``evaluate``, ``info``) lives in :mod:`rnncast.pipeline` and
+The API (``train``, ``forecast``, ``evaluate``, ``backtest``, ``info``) lives in :mod:`rnncast.pipeline` and
 is loaded on first use, so ``import rnncast`` stays cheap.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "evaluate", "forecast", "info", "train"]
+__all__ = ["__version__", "backtest", "evaluate", "forecast", "info", "train"]
 
-_API = {"train", "forecast", "evaluate", "info"}
+_API = {"train", "forecast", "evaluate", "backtest", "info"}
 
 
 def __getattr__(name: str) -> Any:

@@ -151,6 +151,15 @@ def history_csv(history: dict[str, list[float]]) -> str:
     return buffer.getvalue()
 
 
+def read_history(bundle: Bundle) -> dict[str, list[float]]:
+    """The per-epoch losses from the bundle's history.csv (``{}`` if it cannot be parsed)."""
+    try:
+        frame = pd.read_csv(bundle.path / HISTORY_FILE)
+    except (OSError, ValueError):
+        return {}
+    return {str(c): [float(v) for v in frame[c]] for c in frame.columns if c != "epoch"}
+
+
 def resolve_bundle_path(path: str | Path) -> Path:
     """The bundle directory ``path`` names, following a ``latest`` link."""
     path = follow_link(Path(path))

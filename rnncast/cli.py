@@ -8,10 +8,12 @@ failures print one line and exit with the documented code (see :class:`ExitCode`
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,7 +34,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad data, 4 bad or missing model bundle, "
-    "6 training failed. RNNCAST_DEBUG=1 shows tracebacks.",
+    "5 quality gate (--require-skill) failed, 6 training failed. RNNCAST_DEBUG=1 shows tracebacks.",
 )
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -56,6 +58,16 @@ class Fill(StrEnum):
     interpolate = "interpolate"
     drop = "drop"
     error = "error"
+
+
+class Window(StrEnum):
+    expanding = "expanding"
+    sliding = "sliding"
+
+
+class Refit(StrEnum):
+    never = "never"
+    each_fold = "each-fold"
 
 
 class Device(StrEnum):
@@ -88,12 +100,7 @@ def _root(
     """Forecast time series with recurrent neural networks."""
 
 
-@app.command()
-def train(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with a time column.", show_default=False)],
-    out: Annotated[
-        Path | None, typer.Option(help="Bundle directory [default: runs/<data file stem>].")
-    ] = None,
+def _training_options(
     time_col: Annotated[str | None, typer.Option(help="Time column [default: found by name].")] = None,
     target: Annotated[
         list[str] | None,
@@ -120,6 +127,10 @@ def train(
     ),
     lookback: Annotated[int | None, typer.Option(help="Input window length [default: by frequency].")] = None,
     horizon: Annotated[int | None, typer.Option(help="Steps to forecast [default: by frequency].")] = None,
+    seasonal_period: Annotated[
+        int | None,
+        typer.Option(help="Season m of the seasonal-naive baseline and MASE [default: by frequency]."),
+    ] = None,
     model: Annotated[Cell, typer.Option(help="Recurrent cell.")] = Cell(DEFAULTS.model),
     bidirectional: Annotated[bool, typer.Option(help="Wrap each recurrent layer in Bidirectional.")] = False,
     units: Annotated[int, typer.Option(help="Units per recurrent layer.")] = DEFAULTS.units,
@@ -143,35 +154,71 @@ def train(
     device: Annotated[Device, typer.Option(help="auto uses a GPU when TensorFlow sees one.")] = Device(
         DEFAULTS.device
     ),
+) -> TrainConfig:
+    """The training options shared by ``train`` and ``backtest``, as a config (validated)."""
+    return TrainConfig(
+        time_col=time_col,
+        target=tuple(target or ()),
+        features=tuple([features] if features else ()),
+        fill=fill.value,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        scaler=scaler.value,
+        lookback=lookback,
+        horizon=horizon,
+        seasonal_period=seasonal_period,
+        model=model.value,
+        bidirectional=bidirectional,
+        units=units,
+        layers=layers,
+        dropout=dropout,
+        residual=residual,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        epochs=epochs,
+        patience=patience,
+        clipnorm=clipnorm,
+        seed=seed,
+        device=device.value,
+    )
+
+
+def _with_training_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` every option of :func:`_training_options`, passed on as ``training``
+    (a dict), so ``train`` and ``backtest`` share one definition of names, help and defaults."""
+    shared = inspect.signature(_training_options, eval_str=True).parameters
+    own = [
+        p for name, p in inspect.signature(command, eval_str=True).parameters.items() if name != "training"
+    ]
+    head = [p for p in own if p.default is inspect.Parameter.empty]  # arguments come first
+    tail = [p for p in own if p.default is not inspect.Parameter.empty]
+
+    @functools.wraps(command)
+    def run(**values: Any) -> None:
+        training = {name: values.pop(name) for name in shared}
+        command(**values, training=training)
+
+    run.__signature__ = inspect.Signature([*head, *shared.values(), *tail])  # type: ignore[attr-defined]
+    annotations = {k: v for k, v in command.__annotations__.items() if k != "training"}
+    training_annotations = {k: v for k, v in _training_options.__annotations__.items() if k != "return"}
+    run.__annotations__ = {**annotations, **training_annotations}
+    return run
+
+
+@app.command()
+@_with_training_options
+def train(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with a time column.", show_default=False)],
+    training: dict[str, Any],
+    out: Annotated[
+        Path | None, typer.Option(help="Bundle directory [default: runs/<data file stem>].")
+    ] = None,
     json_output: JsonFlag = False,
     quiet: QuietFlag = False,
 ) -> None:
     """Train a model on DATA and save a bundle (runs/<name>/, linked from runs/latest)."""
     with _reported_errors(quiet):
-        config = TrainConfig(
-            time_col=time_col,
-            target=tuple(target or ()),
-            features=tuple([features] if features else ()),
-            fill=fill.value,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            scaler=scaler.value,
-            lookback=lookback,
-            horizon=horizon,
-            model=model.value,
-            bidirectional=bidirectional,
-            units=units,
-            layers=layers,
-            dropout=dropout,
-            residual=residual,
-            learning_rate=learning_rate,
-            batch_size=batch_size,
-            epochs=epochs,
-            patience=patience,
-            clipnorm=clipnorm,
-            seed=seed,
-            device=device.value,
-        )
+        config = _training_options(**training)
         from rnncast import pipeline
         from rnncast.render import metrics_table, to_json, verdict_line
 
@@ -181,12 +228,12 @@ def train(
         if not quiet:
             stderr.print(metrics_table(result.report))
             stderr.print(Text(verdict_line(result.report)))
-            training = result.metadata["training"]
+            training_summary = result.metadata["training"]
             stderr.print(
                 Text(
-                    f"saved {result.bundle_path} ({training['epochs_run']} epochs, "
-                    f"best {training['best_epoch']}, {training['seconds']:.1f}s on {training['device']}); "
-                    f"next: rnncast forecast --model {result.bundle_path}"
+                    f"saved {result.bundle_path} ({training_summary['epochs_run']} epochs, "
+                    f"best {training_summary['best_epoch']}, {training_summary['seconds']:.1f}s "
+                    f"on {training_summary['device']}); next: rnncast forecast --model {result.bundle_path}"
                 )
             )
         if json_output:
@@ -238,26 +285,109 @@ def forecast(
             _status(quiet, f"wrote {output} ({len(result.frame)} rows)")
 
 
+ReportDirOption = Annotated[
+    Path | None,
+    typer.Option(help="Write report.json, report.md, report.html, forecasts.csv and PNG plots here."),
+]
+RequireSkillOption = Annotated[
+    float | None,
+    typer.Option(
+        help="Exit 5 when the model's skill against the best baseline (1 - RMSE ratio) is below this; "
+        "0: must beat every baseline."
+    ),
+]
+
+
 @app.command()
 def evaluate(
     model: ModelPath = LATEST,
     data: DataOption = None,
+    report_dir: ReportDirOption = None,
+    require_skill: RequireSkillOption = None,
     json_output: JsonFlag = False,
     quiet: QuietFlag = False,
 ) -> None:
-    """Held-out MSE/RMSE/MAE of the model beside the naive and seasonal-naive baselines."""
+    """Held-out metrics of the model beside the naive, seasonal-naive, drift and mean baselines."""
     with _reported_errors(quiet):
         from rnncast import pipeline
-        from rnncast.render import metrics_table, to_json, verdict_line
 
-        report = pipeline.evaluate(model, data)
-        if json_output:
-            stdout.out(to_json(report), highlight=False)
-            return
-        stdout.print(
-            metrics_table(report, title=f"{report['model_path']} on {Path(report['data_path']).name}")
+        report = pipeline.evaluate(model, data, report_dir=report_dir)
+        _show_report(report, f"{report['model_path']} on {Path(report['data_path']).name}", json_output)
+        _finish_report(report, report_dir, require_skill, quiet)
+
+
+@app.command()
+@_with_training_options
+def backtest(
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with a time column.", show_default=False)],
+    training: dict[str, Any],
+    folds: Annotated[int, typer.Option(help="Number of rolling-origin folds.")] = 5,
+    step: Annotated[
+        int | None,
+        typer.Option(help="Forecast origins per fold [default: the last --test-fraction of rows / --folds]."),
+    ] = None,
+    window: Annotated[
+        Window, typer.Option(help="Training rows per fold: all earlier rows, or a fixed-length window.")
+    ] = Window.expanding,
+    refit: Annotated[
+        Refit, typer.Option(help="Retrain for every fold, or train once and slide the origin.")
+    ] = Refit.each_fold,
+    report_dir: ReportDirOption = None,
+    require_skill: RequireSkillOption = None,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
+) -> None:
+    """Rolling-origin backtest: per fold, fit on the rows before its origin, forecast, score."""
+    with _reported_errors(quiet):
+        config = _training_options(**training)
+        from rnncast import pipeline
+
+        def announce(number: int, total: int, what: str) -> None:
+            _status(quiet, f"fold {number}/{total}: {what} ...")
+
+        with _epoch_progress(quiet) as on_epoch:
+            report = pipeline.backtest(
+                data,
+                config,
+                folds=folds,
+                step=step,
+                window=window.value,
+                refit=refit.value,
+                report_dir=report_dir,
+                on_fold=announce,
+                on_epoch=on_epoch,
+            )
+        if not json_output:
+            from rnncast.render import folds_table
+
+            stdout.print(folds_table(report))
+        _show_report(
+            report,
+            f"Backtest of {report['model_description']} on {Path(report['data_path']).name}",
+            json_output,
         )
-        stdout.print(Text(verdict_line(report)))
+        _finish_report(report, report_dir, require_skill, quiet)
+
+
+def _show_report(report: dict[str, Any], title: str, json_output: bool) -> None:
+    from rnncast.render import metrics_table, to_json, verdict_line
+
+    if json_output:
+        stdout.out(to_json(report), highlight=False)
+        return
+    stdout.print(metrics_table(report, title=title))
+    stdout.print(Text(verdict_line(report)))
+
+
+def _finish_report(
+    report: dict[str, Any], report_dir: Path | None, require_skill: float | None, quiet: bool
+) -> None:
+    if report_dir is not None:
+        _status(quiet, f"wrote {report_dir}/report.html, report.md, report.json, forecasts.csv and plots")
+    if require_skill is not None:
+        from rnncast.evaluation import check_skill
+
+        check_skill(report, require_skill)
 
 
 @app.command()

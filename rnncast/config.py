@@ -43,6 +43,8 @@ class TrainConfig:
     scaler: str = "standard"
     lookback: int | None = None
     horizon: int | None = None
+    # evaluation: the season m of the seasonal-naive baseline and of MASE (None: by frequency)
+    seasonal_period: int | None = None
     # model
     model: str = "lstm"
     bidirectional: bool = False
@@ -75,6 +77,8 @@ class TrainConfig:
             _check_int("lookback", self.lookback, minimum=1)
         if self.horizon is not None:
             _check_int("horizon", self.horizon, minimum=1)
+        if self.seasonal_period is not None:
+            _check_int("seasonal_period", self.seasonal_period, minimum=1)
         _check_range("dropout", self.dropout, 0.0, 1.0, upper_open=True)
         _check_range("val_fraction", self.val_fraction, 0.0, 1.0, lower_open=True, upper_open=True)
         _check_range("test_fraction", self.test_fraction, 0.0, 1.0, lower_open=True, upper_open=True)

@@ -17,7 +17,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad flags, bad config values, impossible settings
     DATA = 3  # the data file is missing, unreadable or unusable
     MODEL = 4  # the model bundle is missing, corrupt or incompatible
-    QUALITY_GATE = 5  # reserved: a quality gate failed
+    QUALITY_GATE = 5  # the model's skill is below --require-skill
     TRAINING = 6  # training diverged (NaN/inf loss) or the device failed
     LOCKED = 75  # reserved: another run holds the lock (EX_TEMPFAIL, "try again later")
 
@@ -68,3 +68,9 @@ class TrainingError(RnncastError):
     """Training failed: the loss diverged, or the requested device is not available."""
 
     exit_code = ExitCode.TRAINING
+
+
+class QualityGateError(RnncastError):
+    """The model does not reach the skill the user required (``--require-skill``)."""
+
+    exit_code = ExitCode.QUALITY_GATE

@@ -1,104 +1,198 @@
-"""Error metrics and naive baselines, scored on exactly the same windows as the model.
+"""Scoring forecasts: every metric, for the model and each baseline, overall, per target and
+per horizon step, in original and in scaled units.
 
-All arrays are ``windows x horizon x targets``. A window is named by the row ``t`` where its
-targets start (see :mod:`rnncast.windows`); baselines only use rows before ``t``.
+All arrays are ``windows x horizon x targets``. "Scaled" errors are divided by the scaler's
+per-target scale (the units the network trained in; z-scores for the standard scaler), which
+makes targets of different magnitudes comparable. Percentage and scaled metrics (MAPE, sMAPE,
+MASE, skill) do not depend on units, so they agree in both.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from rnncast import metrics
+from rnncast.baselines import baseline_forecasts
+from rnncast.errors import QualityGateError
+from rnncast.metrics import Axis
+from rnncast.windows import target_windows
+
+METRIC_NAMES = ("mse", "rmse", "mae", "mape", "smape", "mase")
+UNITS = ("original", "scaled")
 
 
-def mse(actual: np.ndarray, predicted: np.ndarray) -> float:
-    """Mean squared error: mean((y - ŷ)²)."""
-    return float(np.mean((np.asarray(actual) - np.asarray(predicted)) ** 2))
+@dataclass(frozen=True)
+class ScoredWindows:
+    """Forecasts and actuals of the scored windows, kept for forecasts.csv and plots.
 
+    ``starts`` are the rows where each window's targets start; ``fold`` numbers the backtest
+    fold of each window (all 1 for a plain evaluation).
+    """
 
-def rmse(actual: np.ndarray, predicted: np.ndarray) -> float:
-    """Root mean squared error: sqrt(mean((y - ŷ)²))."""
-    return float(np.sqrt(mse(actual, predicted)))
+    index: pd.DatetimeIndex
+    starts: np.ndarray
+    actual: np.ndarray
+    forecasts: dict[str, np.ndarray]
+    targets: tuple[str, ...]
+    fold: np.ndarray
 
-
-def mae(actual: np.ndarray, predicted: np.ndarray) -> float:
-    """Mean absolute error: mean(|y - ŷ|)."""
-    return float(np.mean(np.abs(np.asarray(actual) - np.asarray(predicted))))
-
-
-def point_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """MSE, RMSE and MAE of one forecast."""
-    return {
-        "mse": mse(actual, predicted),
-        "rmse": rmse(actual, predicted),
-        "mae": mae(actual, predicted),
-    }
-
-
-def naive_forecast(values: np.ndarray, starts: np.ndarray, horizon: int) -> np.ndarray:
-    """Last value: every step of window ``t`` repeats row ``t - 1``."""
-    last = np.asarray(values)[starts - 1]  # windows x targets
-    return np.repeat(last[:, None, :], horizon, axis=1)
-
-
-def seasonal_naive_forecast(values: np.ndarray, starts: np.ndarray, horizon: int, period: int) -> np.ndarray:
-    """Same point last season: step k (1-based) of window ``t`` repeats row
-    ``t - 1 + k - period * ceil(k / period)``."""
-    steps = np.arange(1, horizon + 1)
-    lags = steps - 1 - period * np.ceil(steps / period).astype(np.int64)  # in [-period, -1]
-    rows = starts[:, None] + lags[None, :]
-    return np.asarray(values)[rows]
-
-
-def baseline_forecasts(
-    values: np.ndarray, starts: np.ndarray, horizon: int, period: int
-) -> dict[str, np.ndarray]:
-    """The baselines every report shows: ``naive``, and ``seasonal_naive`` when the period
-    is above one and every window has a full season of history."""
-    baselines = {"naive": naive_forecast(values, starts, horizon)}
-    if period > 1 and len(starts) and int(starts.min()) >= period:
-        baselines["seasonal_naive"] = seasonal_naive_forecast(values, starts, horizon, period)
-    return baselines
+    @property
+    def horizon(self) -> int:
+        """Steps per window."""
+        return int(self.actual.shape[1])
 
 
 def score_forecasts(
     actual: np.ndarray,
     forecasts: dict[str, np.ndarray],
     targets: tuple[str, ...],
-    scale: np.ndarray,
+    unit_scale: np.ndarray,
+    mase_scale: np.ndarray,
 ) -> dict[str, Any]:
-    """Metrics of each named forecast, overall and per target, in original and scaled units.
+    """All metrics of each named forecast (``model`` and the baselines), in JSON-ready form.
 
     Args:
         actual: true values in original units.
-        forecasts: name (``model``, ``naive``, ...) -> forecast in original units.
+        forecasts: name -> forecast in original units, same shape as ``actual``.
         targets: target names, in the order of the last axis.
-        scale: per-target scale factors; scaled units are errors divided by them.
+        unit_scale: scaler scale per target, broadcastable to ``actual`` (per window in
+            backtests, where every fold has its own scaler).
+        mase_scale: in-sample seasonal-naive MAE in original units, broadcastable likewise.
+
+    Returns:
+        ``metrics`` (overall), ``per_target``, ``per_step``: ``{name: {"original": {...},
+        "scaled": {...}}}`` (per target nested under the target's name; per step, lists
+        indexed by step - 1), each including ``skill`` against the best baseline; plus the
+        verdict keys ``best_baseline``, ``model_beats_best_baseline``, ``skill_vs_best_baseline``
+        and ``mape_skipped_zero_actuals``.
     """
-    scaled_actual = actual / scale
-    overall: dict[str, Any] = {}
-    per_target: dict[str, Any] = {name: {} for name in targets}
-    for name, predicted in forecasts.items():
-        scaled_predicted = predicted / scale
-        overall[name] = {
-            "original": point_metrics(actual, predicted),
-            "scaled": point_metrics(scaled_actual, scaled_predicted),
-        }
-        for position, target in enumerate(targets):
-            per_target[target][name] = {
-                "original": point_metrics(actual[..., position], predicted[..., position]),
-                "scaled": point_metrics(scaled_actual[..., position], scaled_predicted[..., position]),
-            }
+    unit_scale = np.asarray(unit_scale, dtype=np.float64)
+    views = {
+        "original": (actual, forecasts, mase_scale),
+        "scaled": (
+            actual / unit_scale,
+            {name: predicted / unit_scale for name, predicted in forecasts.items()},
+            np.asarray(mase_scale) / unit_scale,
+        ),
+    }
+    levels: dict[str, Axis] = {"overall": None, "per_target": (0, 1), "per_step": (0, 2)}
+    # values[level][name][units][metric] -> number or array
+    values: dict[str, dict[str, dict[str, dict[str, Any]]]] = {level: {} for level in levels}
+    for units, (y, predicted_by_name, mase_denominator) in views.items():
+        for name, predicted in predicted_by_name.items():
+            for level, axis in levels.items():
+                values[level].setdefault(name, {})[units] = _metric_values(
+                    y, predicted, mase_denominator, axis
+                )
+
     baselines = [name for name in forecasts if name != "model"]
-    verdict: dict[str, Any] = {}
-    if "model" in forecasts and baselines:
-        best = min(baselines, key=lambda n: overall[n]["scaled"]["mse"])
-        model_rmse = overall["model"]["scaled"]["rmse"]
-        best_rmse = overall[best]["scaled"]["rmse"]
-        verdict = {
-            "best_baseline": best,
-            "model_beats_best_baseline": model_rmse < best_rmse,
-            # 1 - RMSE_model / RMSE_baseline: above 0 means the model helps.
-            "skill_vs_best_baseline": (1.0 - model_rmse / best_rmse) if best_rmse > 0 else None,
-        }
-    return {"metrics": overall, "per_target": per_target, **verdict}
+    best = min(baselines, key=lambda n: values["overall"][n]["scaled"]["mse"]) if baselines else None
+    for level in levels:
+        for units in UNITS:
+            reference = values[level][best][units]["rmse"] if best else None
+            for name in forecasts:
+                entry = values[level][name][units]
+                entry["skill"] = metrics.skill(entry["rmse"], reference) if best else np.nan
+
+    report: dict[str, Any] = {
+        "metrics": _clean(values["overall"]),
+        "per_target": {
+            target: {
+                name: {units: _pick(values["per_target"][name][units], position) for units in UNITS}
+                for name in forecasts
+            }
+            for position, target in enumerate(targets)
+        },
+        "per_step": _clean(values["per_step"]),
+        "mape_skipped_zero_actuals": metrics.zero_actuals(actual),
+    }
+    if best is not None and "model" in forecasts:
+        skill = values["overall"]["model"]["scaled"]["skill"]
+        report["best_baseline"] = best
+        report["model_beats_best_baseline"] = bool(
+            values["overall"]["model"]["scaled"]["rmse"] < values["overall"][best]["scaled"]["rmse"]
+        )
+        report["skill_vs_best_baseline"] = _number(skill)
+    return report
+
+
+def _metric_values(
+    actual: np.ndarray, predicted: np.ndarray, mase_scale: np.ndarray, axis: Axis
+) -> dict[str, Any]:
+    return {
+        "mse": metrics.mse(actual, predicted, axis),
+        "rmse": metrics.rmse(actual, predicted, axis),
+        "mae": metrics.mae(actual, predicted, axis),
+        "mape": metrics.mape(actual, predicted, axis),
+        "smape": metrics.smape(actual, predicted, axis),
+        "mase": metrics.mase(actual, predicted, np.broadcast_to(mase_scale, np.shape(actual)), axis),
+    }
+
+
+def _pick(entry: dict[str, Any], position: int) -> dict[str, Any]:
+    return {metric: _number(np.asarray(value)[position]) for metric, value in entry.items()}
+
+
+def _clean(value: Any) -> Any:
+    """numpy numbers and arrays to JSON-ready floats and lists, NaN to None."""
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    array = np.asarray(value)
+    if array.ndim == 0:
+        return _number(array)
+    return [_number(item) for item in array]
+
+
+def _number(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def windows_with_baselines(
+    target_values: np.ndarray,
+    starts: np.ndarray,
+    predicted: np.ndarray,
+    lookback: int,
+    period: int,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The actual target windows and every forecast of them: ``model`` first, then the
+    baselines, all on exactly the windows starting at ``starts``."""
+    horizon = predicted.shape[1]
+    actual = np.asarray(target_windows(target_values, starts, horizon), dtype=np.float64)
+    return actual, {
+        "model": predicted,
+        **baseline_forecasts(target_values, starts, horizon, lookback, period),
+    }
+
+
+def mase_denominator(history: np.ndarray, period: int) -> tuple[np.ndarray, int]:
+    """The MASE scale per target from the in-sample ``history`` (rows x targets) and the
+    period it used: ``period``, or 1 (plain naive) when the history is not longer than a season."""
+    used = period if len(history) > period else 1
+    return metrics.seasonal_naive_mae(history, used), used
+
+
+def check_skill(report: dict[str, Any], required: float) -> None:
+    """The quality gate: refuse a model whose skill against the best baseline is below ``required``.
+
+    Raises:
+        QualityGateError: the skill is lower, or undefined (the best baseline is perfect).
+    """
+    skill = report.get("skill_vs_best_baseline")
+    best = report.get("best_baseline", "the best baseline")
+    if skill is None:
+        raise QualityGateError(
+            f"quality gate failed: the model's skill against {best} is undefined (its RMSE is 0)",
+            "check the data; a perfect baseline leaves nothing to learn",
+        )
+    if skill < required:
+        raise QualityGateError(
+            f"quality gate failed: the model's skill against {best} is {skill:+.4f}, "
+            f"below the required {required:+.4f}",
+            "use the baseline, or retrain with other settings before relying on this model",
+        )

@@ -13,6 +13,7 @@ import logging
 import os
 import platform
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,25 +22,26 @@ import numpy as np
 import pandas as pd
 
 from rnncast import __version__, backend
-from rnncast.bundle import Bundle, attach_model, check_bundle_target, load_bundle, save_bundle
+from rnncast.bundle import (
+    Bundle,
+    attach_model,
+    check_bundle_target,
+    load_bundle,
+    read_history,
+    save_bundle,
+)
 from rnncast.config import TrainConfig
 from rnncast.data import SeriesData, load_series
 from rnncast.errors import DataError, UsageError
-from rnncast.evaluation import baseline_forecasts, score_forecasts
+from rnncast.evaluation import ScoredWindows, mase_denominator, score_forecasts, windows_with_baselines
 from rnncast.fileio import is_replaceable_link, point_link
+from rnncast.fitting import fit_on_history
+from rnncast.folds import REFIT_POLICIES, default_step, plan_folds
 from rnncast.frequency import seasonal_period
 from rnncast.report import write_forecast_csv
+from rnncast.reporting import check_report_target, write_report_dir
 from rnncast.training import EpochHook
-from rnncast.windows import (
-    Scaler,
-    Split,
-    check_scalable,
-    chronological_split,
-    default_window_lengths,
-    fit_lookback_to_rows,
-    target_windows,
-    window_dataset,
-)
+from rnncast.windows import Scaler, Split, chronological_split, default_window_lengths, fit_lookback_to_rows
 
 logger = logging.getLogger("rnncast")
 
@@ -126,51 +128,13 @@ def train(
         raise
 
     values = series.frame.to_numpy()
-    check_scalable(values, series.columns)
-    scaler = Scaler.fit(config.scaler, series.columns, values[: split.train_rows])  # training rows only
-    scaled = scaler.transform(values)
-
-    from rnncast.models import ModelShape, build_model, compile_model
-    from rnncast.training import fit_model, seed_everything, select_device
-
-    device = select_device(config.device)
-    seed_everything(config.seed)
-    shape = ModelShape(config.lookback, config.horizon, len(series.columns), len(series.targets))
-    model = build_model(
-        shape,
-        cell=config.model,
-        bidirectional=config.bidirectional,
-        units=config.units,
-        layers=config.layers,
-        dropout=config.dropout,
-        residual=config.residual,
+    test_start = split.train_rows + split.val_rows
+    # The network and the scaler see only the rows before the test split.
+    fitted = fit_on_history(
+        values[:test_start], series.columns, len(series.targets), split.val_rows, config, on_epoch
     )
-    compile_model(model, config.learning_rate, config.clipnorm)
-    n_targets = len(series.targets)
-    datasets = {
-        part: window_dataset(
-            scaled,
-            scaled[:, :n_targets],
-            split.starts(part),
-            config.lookback,
-            config.horizon,
-            config.batch_size,
-            shuffle=part == "train",
-            seed=config.seed,
-        )
-        for part in ("train", "val")
-    }
-    summary = fit_model(
-        model,
-        datasets["train"],
-        datasets["val"],
-        epochs=config.epochs,
-        patience=config.patience,
-        device=device,
-        on_epoch=on_epoch,
-    )
-
-    report = evaluate_windows(model, scaler, series, split.starts("test"), config)
+    model, summary = fitted.model, fitted.summary
+    report, _ = score_windows(model, fitted.scaler, series, split.starts("test"), config, test_start)
     metadata = {
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
@@ -192,7 +156,7 @@ def train(
     save_bundle(
         bundle_path,
         model=model,
-        scaler=scaler,
+        scaler=fitted.scaler,
         metadata=metadata,
         report=report,
         history=summary.history,
@@ -224,15 +188,20 @@ def forecast(
 
 
 def evaluate(
-    model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK, data: str | Path | None = None
+    model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK,
+    data: str | Path | None = None,
+    report_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Held-out metrics of the model beside the baselines.
+    """Held-out metrics of the model beside the baselines, optionally written as a report.
 
     Scores every window whose targets start at or after the bundle's test split began: on the
-    training file that is exactly the test split; a newer file adds its new rows.
+    training file that is exactly the test split; a newer file adds its new rows. With
+    ``report_dir``, report.json/.md/.html, forecasts.csv and plots are written there.
     """
     bundle = load_bundle(model, with_model=False)
     series = load_for_bundle(bundle, data)
+    if report_dir is not None:
+        check_report_target(Path(report_dir))
     test_start = pd.Timestamp(bundle.metadata["split"]["test_start"])
     first = int(series.index.searchsorted(test_start))
     config = bundle.config
@@ -242,8 +211,160 @@ def evaluate(
             f"the data has no complete {config.horizon}-step window after {test_start} (the held-out period)",
             "pass a file that covers the held-out period to --data",
         )
-    report = evaluate_windows(attach_model(bundle).model, bundle.scaler, series, starts, config)
-    return {"model_path": str(bundle.path), "data_path": series.fingerprint["path"], **report}
+    scores, scored = score_windows(
+        attach_model(bundle).model, bundle.scaler, series, starts, config, history_end=first
+    )
+    report = {
+        "kind": "evaluation",
+        "model_path": str(bundle.path),
+        "data_path": series.fingerprint["path"],
+        "series": Path(series.fingerprint["path"]).stem,
+        "model_description": describe_model(config),
+        "data": series.fingerprint,
+        "config": config.to_dict(),
+        "training": bundle.metadata["training"],
+        **scores,
+    }
+    if report_dir is not None:
+        write_report_dir(Path(report_dir), report, scored, [read_history(bundle)])
+    return report
+
+
+def backtest(
+    data: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    folds: int = 5,
+    step: int | None = None,
+    window: str = "expanding",
+    refit: str = "each-fold",
+    report_dir: str | Path | None = None,
+    on_fold: Callable[[int, int, str], None] | None = None,
+    on_epoch: EpochHook | None = None,
+    **settings: Any,
+) -> dict[str, Any]:
+    """Rolling-origin evaluation: per fold, fit the scaler and the model on the rows before
+    the fold's first origin, then forecast ``horizon`` steps from each origin in the fold.
+
+    Args:
+        data: CSV or Parquet file.
+        config: training settings (``settings`` override fields); ``test_fraction`` sizes
+            the default ``step``, ``val_fraction`` the validation part of each fold's history.
+        folds: number of folds.
+        step: origins per fold (default: the last ``test_fraction`` of rows over the folds).
+        window: ``expanding`` (all earlier rows) or ``sliding`` (as many rows as the first fold).
+        refit: ``each-fold`` retrains per fold; ``never`` trains once before the first fold
+            and slides the origin over every fold.
+        report_dir: write report.json/.md/.html, forecasts.csv and plots there.
+        on_fold: called with (fold number, folds, description) before each fold.
+        on_epoch: progress hook for each training run.
+
+    Returns:
+        The report: ``folds`` (one score block each) and the pooled scores of every window.
+    """
+    config = config or TrainConfig()
+    if settings:
+        config = config.replace(**settings)
+    if refit not in REFIT_POLICIES:
+        raise UsageError(f"--refit {refit!r} is not supported", f"use one of: {', '.join(REFIT_POLICIES)}")
+    if report_dir is not None:
+        check_report_target(Path(report_dir))
+    series = load_series(
+        Path(data), time_col=config.time_col, target=config.target, features=config.features, fill=config.fill
+    )
+    _log_notes(series)
+    config = resolve_window(config, series)
+    step = step or default_step(len(series), folds, config.test_fraction)
+    minimum_history = config.lookback + 2 * config.horizon + 1
+    plan = plan_folds(len(series), config.horizon, folds, step, window, minimum_history)
+    if refit == "never" and window == "sliding":
+        logger.warning("--window sliding has no effect with --refit never (one model, trained once)")
+
+    values = series.frame.to_numpy()
+    n_targets = len(series.targets)
+    fold_reports: list[dict[str, Any]] = []
+    parts: list[WindowForecasts] = []
+    histories: list[dict[str, list[float]]] = []
+    fitted = None
+    for fold in plan:
+        history = slice(fold.history_start, fold.origin)
+        if fitted is None or refit == "each-fold":
+            if on_fold is not None:
+                on_fold(fold.number, len(plan), f"training on rows {fold.history_start}-{fold.origin - 1}")
+            history_rows = fold.origin - fold.history_start
+            val_rows = max(round(history_rows * config.val_fraction), config.horizon)
+            try:
+                # Only the rows before the origin are handed over (leakage is impossible).
+                fitted = fit_on_history(
+                    values[history], series.columns, n_targets, val_rows, config, on_epoch
+                )
+            except DataError as error:
+                raise UsageError(error.message, "use fewer --folds or a smaller --step") from error
+            histories.append(fitted.summary.history)
+        windows = forecast_windows(fitted.model, fitted.scaler, series, fold.origins, config, history)
+        parts.append(windows)
+        scores = score_forecasts(
+            windows.actual, windows.forecasts, series.targets, windows.unit_scale, windows.mase_scale
+        )
+        fold_reports.append(
+            {
+                "fold": fold.number,
+                "history_start": series.index[fold.history_start].isoformat(),
+                "history_rows": fold.origin - fold.history_start,
+                "trained": refit == "each-fold" or fold.number == 1,
+                "training": fitted.summary.to_dict(),
+                **_window_summary(series, fold.origins, config),
+                "mase_period": windows.mase_period,
+                "metrics": scores["metrics"],
+                **{
+                    k: scores[k]
+                    for k in ("best_baseline", "model_beats_best_baseline", "skill_vs_best_baseline")
+                },
+            }
+        )
+
+    names = [name for name in parts[0].forecasts if all(name in part.forecasts for part in parts)]
+    actual = np.concatenate([part.actual for part in parts])
+    pooled = score_forecasts(
+        actual,
+        {name: np.concatenate([part.forecasts[name] for part in parts]) for name in names},
+        series.targets,
+        np.concatenate([part.unit_scale for part in parts]),
+        np.concatenate([part.mase_scale for part in parts]),
+    )
+    starts = np.concatenate([fold.origins for fold in plan])
+    report = {
+        "kind": "backtest",
+        "data_path": series.fingerprint["path"],
+        "series": Path(series.fingerprint["path"]).stem,
+        "model_description": describe_model(config),
+        "data": series.fingerprint,
+        "config": config.to_dict(),
+        "backtest": {"folds": len(plan), "step": step, "window": window, "refit": refit},
+        "split": "backtest",
+        **_window_summary(series, starts, config),
+        "mase_period": parts[-1].mase_period,
+        **pooled,
+        "folds": fold_reports,
+    }
+    if report_dir is not None:
+        scored = ScoredWindows(
+            series.index,
+            starts,
+            actual,
+            {name: np.concatenate([part.forecasts[name] for part in parts]) for name in names},
+            series.targets,
+            np.concatenate([np.full(len(fold.origins), fold.number) for fold in plan]),
+        )
+        write_report_dir(Path(report_dir), report, scored, histories)
+    return report
+
+
+def describe_model(config: TrainConfig) -> str:
+    """A short name for the network, e.g. ``LSTM 64 units`` or ``2 x bidirectional GRU 32 units``."""
+    cell = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}[config.model]
+    text = f"{'bidirectional ' if config.bidirectional else ''}{cell} {config.units} units"
+    return f"{config.layers} x {text}" if config.layers > 1 else text
 
 
 def info(model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK) -> dict[str, Any]:
@@ -252,32 +373,95 @@ def info(model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK) -> dict[str, Any]:
     return {"path": str(bundle.path), **bundle.metadata, "report": bundle.report}
 
 
-def evaluate_windows(
-    model: Any, scaler: Scaler, series: SeriesData, starts: np.ndarray, config: TrainConfig
-) -> dict[str, Any]:
-    """Score the model and the baselines on the windows whose targets start at ``starts``."""
+@dataclass(frozen=True)
+class WindowForecasts:
+    """The model's and the baselines' forecasts of some windows, with what scoring needs."""
+
+    actual: np.ndarray
+    forecasts: dict[str, np.ndarray]
+    unit_scale: np.ndarray  # windows x 1 x targets: the scaler's scale
+    mase_scale: np.ndarray  # windows x 1 x targets: in-sample seasonal-naive MAE
+    mase_period: int
+
+
+def forecast_windows(
+    model: Any,
+    scaler: Scaler,
+    series: SeriesData,
+    starts: np.ndarray,
+    config: TrainConfig,
+    history: slice,
+) -> WindowForecasts:
+    """Forecast the windows whose targets start at ``starts`` with the model and every
+    baseline; ``history`` (rows before the first start) is the in-sample data of MASE."""
     from rnncast.forecasting import predict_windows
 
-    targets = series.targets
+    n_targets = len(series.targets)
     values = series.frame.to_numpy()
-    scaled = scaler.transform(values)
-    predicted = scaler.inverse(predict_windows(model, scaled, starts, config.lookback), targets)
-    actual = target_windows(values[:, : len(targets)], starts, config.horizon)
-    period = seasonal_period(series.frequency)
-    forecasts = {
-        "model": predicted,
-        **baseline_forecasts(values[:, : len(targets)], starts, config.horizon, period),
-    }
-    scores = score_forecasts(actual, forecasts, targets, scaler.scale_of(targets))
-    return {
+    # Inputs of the last window end the row before it starts: nothing later is even scaled.
+    known = scaler.transform(values[: int(starts[-1])])
+    predicted = scaler.inverse(predict_windows(model, known, starts, config.lookback), series.targets)
+    period = season_of(config, series)
+    actual, forecasts = windows_with_baselines(
+        values[:, :n_targets], starts, predicted, config.lookback, period
+    )
+    mase_scale, mase_period = mase_denominator(values[history, :n_targets], period)
+    shape = (len(starts), 1, n_targets)
+    return WindowForecasts(
+        actual,
+        forecasts,
+        np.broadcast_to(scaler.scale_of(series.targets), shape),
+        np.broadcast_to(mase_scale, shape),
+        mase_period,
+    )
+
+
+def score_windows(
+    model: Any,
+    scaler: Scaler,
+    series: SeriesData,
+    starts: np.ndarray,
+    config: TrainConfig,
+    history_end: int,
+) -> tuple[dict[str, Any], ScoredWindows]:
+    """Score the model and the baselines on the windows whose targets start at ``starts``;
+    the rows before ``history_end`` are the in-sample data of MASE."""
+    windows = forecast_windows(model, scaler, series, starts, config, slice(0, history_end))
+    scores = score_forecasts(
+        windows.actual, windows.forecasts, series.targets, windows.unit_scale, windows.mase_scale
+    )
+    report = {
         "split": "test",
+        **_window_summary(series, starts, config),
+        "mase_period": windows.mase_period,
+        **scores,
+    }
+    scored = ScoredWindows(
+        series.index,
+        starts,
+        windows.actual,
+        windows.forecasts,
+        series.targets,
+        np.ones(len(starts), dtype=np.int64),
+    )
+    return report, scored
+
+
+def season_of(config: TrainConfig, series: SeriesData) -> int:
+    """The season ``m`` of the seasonal-naive baseline and MASE: the user's, or by frequency."""
+    return config.seasonal_period or seasonal_period(series.frequency)
+
+
+def _window_summary(series: SeriesData, starts: np.ndarray, config: TrainConfig) -> dict[str, Any]:
+    return {
         "windows": len(starts),
         "first_target_time": series.index[int(starts[0])].isoformat(),
         "last_target_time": series.index[int(starts[-1]) + config.horizon - 1].isoformat(),
+        "lookback": config.lookback,
         "horizon": config.horizon,
-        "targets": list(targets),
-        "seasonal_period": period,
-        **scores,
+        "targets": list(series.targets),
+        "frequency": series.frequency,
+        "seasonal_period": season_of(config, series),
     }
 
 

@@ -7,26 +7,54 @@ from typing import Any
 
 from rich.table import Table
 
-from rnncast.report import format_timestamps
+from rnncast.report import format_timestamps, short_stamp
 
-METRICS = ("mse", "rmse", "mae")
+ORIGINAL_COLUMNS = (
+    ("mse", "MSE"),
+    ("rmse", "RMSE"),
+    ("mae", "MAE"),
+    ("mape", "MAPE %"),
+    ("smape", "sMAPE %"),
+    ("mase", "MASE"),
+    ("skill", "skill"),
+)
+SCALED_COLUMNS = (("mse", "scaled MSE"), ("rmse", "scaled RMSE"), ("mae", "scaled MAE"))
 
 
 def metrics_table(report: dict[str, Any], title: str = "Held-out test windows") -> Table:
-    """Model and baselines side by side, original and scaled units."""
+    """Model and baselines side by side: every metric in the data's units, the squared and
+    absolute errors also in scaled units. Skill is against the best baseline."""
     table = Table(
         title=f"{title}: {report['windows']} windows x {report['horizon']} steps", title_justify="left"
     )
     table.add_column("forecaster", no_wrap=True)
-    for metric in METRICS:
-        table.add_column(metric.upper(), justify="right")
-    for metric in METRICS:
-        table.add_column(f"scaled {metric.upper()}", justify="right")
+    for _, label in (*ORIGINAL_COLUMNS, *SCALED_COLUMNS):
+        table.add_column(label, justify="right")
     for name, units in report["metrics"].items():
         table.add_row(
             name,
-            *(_number(units["original"][m]) for m in METRICS),
-            *(_number(units["scaled"][m]) for m in METRICS),
+            *(_number(units["original"].get(key)) for key, _ in ORIGINAL_COLUMNS),
+            *(_number(units["scaled"].get(key)) for key, _ in SCALED_COLUMNS),
+        )
+    return table
+
+
+def folds_table(report: dict[str, Any]) -> Table:
+    """A backtest's folds: their span, the model's RMSE and the best baseline's."""
+    table = Table(title="Backtest folds (RMSE in the data's units)", title_justify="left")
+    for label in ("fold", "trained on", "targets from", "to", "windows", "model", "best baseline", "skill"):
+        table.add_column(label, justify="left" if label in ("trained on", "best baseline") else "right")
+    for fold in report["folds"]:
+        best = fold.get("best_baseline")
+        table.add_row(
+            str(fold["fold"]),
+            f"{fold['history_rows']} rows from {fold['history_start'][:10]}",
+            short_stamp(fold["first_target_time"]),
+            short_stamp(fold["last_target_time"]),
+            str(fold["windows"]),
+            _number(fold["metrics"]["model"]["original"]["rmse"]),
+            f"{best} {_number(fold['metrics'][best]['original']['rmse'])}" if best else "",
+            _number(fold.get("skill_vs_best_baseline")),
         )
     return table
 
@@ -40,7 +68,7 @@ def verdict_line(report: dict[str, Any]) -> str:
     skill_text = f" (skill {skill:+.1%} in RMSE)" if skill is not None else ""
     if report.get("model_beats_best_baseline"):
         return f"The model beats the best baseline, {best}{skill_text}."
-    return f"The model does NOT beat the best baseline, {best}{skill_text}: prefer the baseline."
+    return f"The model does NOT beat the best baseline, {best}{skill_text}: use {best} instead, or retrain."
 
 
 def forecast_table(frame: Any, title: str, time_format: str | None = None) -> Table:
@@ -116,7 +144,9 @@ def _network(info: dict[str, Any]) -> str:
     )
 
 
-def _number(value: float) -> str:
+def _number(value: float | None) -> str:
+    if value is None:
+        return "n/a"
     if value == 0 or 1e-3 <= abs(value) < 1e7:
         return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
     return f"{value:.4g}"

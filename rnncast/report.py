@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,6 +24,12 @@ def format_timestamps(index: pd.DatetimeIndex, time_format: str | None = None) -
     if index.tz is None and bool((index == index.normalize()).all()):
         return list(index.strftime("%Y-%m-%d"))
     return [stamp.isoformat() for stamp in index]
+
+
+def short_stamp(iso: Any) -> str:
+    """An ISO time stamp without a midnight time of day, so dates read as dates."""
+    text = str(iso)
+    return text[:10] if text.endswith("T00:00:00") else text
 
 
 def forecast_csv(frame: pd.DataFrame, time_format: str | None = None) -> str:

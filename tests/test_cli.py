@@ -88,6 +88,34 @@ def test_evaluate_and_info(trained: Path) -> None:
     assert "lookback 10, horizon 3" in run("info", "--model", trained).stdout
 
 
+def test_quality_gate_fails_a_model_that_loses_to_the_naive_forecast(
+    prices_csv: Path, tmp_path: Path
+) -> None:
+    # Without the residual head, one epoch of four units is far worse than "repeat the last price".
+    bundle = tmp_path / "weak"
+    assert run("train", prices_csv, "--out", bundle, "--no-residual", *FAST_FLAGS).exit_code == 0
+    report_dir = tmp_path / "report"
+    result = run("evaluate", "--model", bundle, "--require-skill", "0", "--report-dir", report_dir)
+    assert_one_line_error(result, ExitCode.QUALITY_GATE, "quality gate failed", "below the required")
+    assert "does NOT beat" in result.stdout
+    assert (report_dir / "report.html").exists()  # the report explains the failure
+    assert run("evaluate", "--model", bundle, "--require-skill", "-1000").exit_code == 0
+
+
+def test_backtest_command(prices_csv: Path) -> None:
+    flags = ["--folds", "2", "--step", "5", *FAST_FLAGS]
+    report = json.loads(run("backtest", prices_csv, *flags, "--json").stdout)
+    assert report["kind"] == "backtest" and len(report["folds"]) == 2
+    assert report["backtest"] == {"folds": 2, "step": 5, "window": "expanding", "refit": "each-fold"}
+    text = run("backtest", prices_csv, *flags, "--refit", "never").stdout
+    assert "Backtest folds" in text and "drift" in text
+
+
+def test_backtest_with_too_many_folds_is_a_usage_error(prices_csv: Path) -> None:
+    result = run("backtest", prices_csv, "--folds", "100", "--step", "10", *FAST_FLAGS)
+    assert_one_line_error(result, ExitCode.USAGE, "fewer --folds")
+
+
 @pytest.mark.parametrize(
     ("flags", "fragment"),
     [

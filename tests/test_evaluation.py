@@ -1,58 +1,81 @@
+"""Scoring: every metric for the model and each baseline, per target, per step, both units."""
+
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
-from rnncast.evaluation import (
-    baseline_forecasts,
-    mae,
-    mse,
-    naive_forecast,
-    rmse,
-    score_forecasts,
-    seasonal_naive_forecast,
-)
+from rnncast.errors import QualityGateError
+from rnncast.evaluation import check_skill, mase_denominator, score_forecasts
 
 
-def test_metrics_match_hand_computed_values() -> None:
-    actual = np.array([1.0, 2.0, 4.0])
-    predicted = np.array([2.0, 2.0, 1.0])
-    # errors -1, 0, 3: squared 1, 0, 9
-    assert mse(actual, predicted) == pytest.approx(10 / 3)
-    assert rmse(actual, predicted) == pytest.approx(np.sqrt(10 / 3))
-    assert mae(actual, predicted) == pytest.approx(4 / 3)
-
-
-def test_naive_repeats_the_row_before_the_window() -> None:
-    values = np.arange(10.0)[:, None]
-    forecast = naive_forecast(values, np.array([3, 7]), horizon=2)
-    assert forecast[:, :, 0].tolist() == [[2.0, 2.0], [6.0, 6.0]]
-
-
-def test_seasonal_naive_takes_the_same_point_last_season() -> None:
-    values = np.arange(20.0)[:, None]
-    forecast = seasonal_naive_forecast(values, np.array([10]), horizon=5, period=3)
-    # steps 1..5 from t=10 repeat rows 7, 8, 9, 7, 8
-    assert forecast[0, :, 0].tolist() == [7.0, 8.0, 9.0, 7.0, 8.0]
-
-
-def test_seasonal_naive_is_left_out_without_a_full_season_of_history() -> None:
-    values = np.arange(20.0)[:, None]
-    assert set(baseline_forecasts(values, np.array([2, 3]), 2, period=7)) == {"naive"}
-    assert set(baseline_forecasts(values, np.array([8, 9]), 2, period=7)) == {"naive", "seasonal_naive"}
-
-
-def test_scores_report_both_units_and_the_verdict() -> None:
-    actual = np.array([[[10.0], [12.0]]])
-    report = score_forecasts(
+def _two_step_report() -> dict:
+    actual = np.array([[[10.0], [12.0]]])  # one window, two steps, one target
+    return score_forecasts(
         actual,
         {"model": np.array([[[10.0], [11.0]]]), "naive": np.array([[[9.0], [9.0]]])},
         ("price",),
-        scale=np.array([2.0]),
+        unit_scale=np.array([2.0]),
+        mase_scale=np.array([4.0]),
     )
-    assert report["metrics"]["model"]["original"]["mse"] == pytest.approx(0.5)
-    assert report["metrics"]["model"]["scaled"]["mse"] == pytest.approx(0.125)
+
+
+def test_scores_report_both_units_and_the_verdict() -> None:
+    report = _two_step_report()
+    model = report["metrics"]["model"]
+    assert model["original"]["mse"] == pytest.approx(0.5)
+    assert model["scaled"]["mse"] == pytest.approx(0.125)  # errors / 2
+    assert model["original"]["mae"] == pytest.approx(0.5)
+    assert model["original"]["mase"] == pytest.approx(0.5 / 4)
+    assert model["scaled"]["mase"] == pytest.approx(0.5 / 4)  # unit-free
+    assert model["original"]["mape"] == pytest.approx(100 * (0 + 1 / 12) / 2)
     assert report["per_target"]["price"]["naive"]["original"]["mae"] == pytest.approx(2.0)
     assert report["best_baseline"] == "naive"
     assert report["model_beats_best_baseline"] is True
-    assert report["skill_vs_best_baseline"] == pytest.approx(1 - np.sqrt(0.5) / np.sqrt(5.0))
+    expected_skill = 1 - np.sqrt(0.5) / np.sqrt(5.0)
+    assert report["skill_vs_best_baseline"] == pytest.approx(expected_skill)
+    assert model["original"]["skill"] == pytest.approx(expected_skill)
+    assert report["metrics"]["naive"]["original"]["skill"] == pytest.approx(0.0)
+
+
+def test_per_step_lists_every_horizon_step() -> None:
+    report = _two_step_report()
+    per_step = report["per_step"]["model"]["original"]
+    assert per_step["mse"] == pytest.approx([0.0, 1.0])
+    assert per_step["rmse"] == pytest.approx([0.0, 1.0])
+    naive_step = report["per_step"]["naive"]["scaled"]["mae"]
+    assert naive_step == pytest.approx([0.5, 1.5])
+
+
+def test_undefined_metrics_become_null_in_valid_json() -> None:
+    actual = np.zeros((3, 2, 1))
+    report = score_forecasts(
+        actual,
+        {"model": np.ones((3, 2, 1)), "naive": np.zeros((3, 2, 1))},
+        ("flow",),
+        unit_scale=np.array([1.0]),
+        mase_scale=np.array([0.0]),  # a constant history
+    )
+    assert report["metrics"]["model"]["original"]["mape"] is None  # every actual is zero
+    assert report["metrics"]["model"]["original"]["mase"] is None
+    assert report["skill_vs_best_baseline"] is None  # the naive forecast is perfect
+    assert report["mape_skipped_zero_actuals"] == 6
+    json.dumps(report, allow_nan=False)
+
+
+def test_mase_denominator_falls_back_to_naive_for_short_history() -> None:
+    history = np.array([[1.0], [2.0], [4.0]])
+    scale, period = mase_denominator(history, 7)
+    assert period == 1
+    assert scale.tolist() == [1.5]
+
+
+def test_quality_gate() -> None:
+    report = _two_step_report()
+    check_skill(report, 0.0)  # the model beats naive
+    with pytest.raises(QualityGateError, match="below the required"):
+        check_skill(report, 0.9)
+    with pytest.raises(QualityGateError, match="undefined"):
+        check_skill({**report, "skill_vs_best_baseline": None}, 0.0)

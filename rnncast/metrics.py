@@ -1,0 +1,93 @@
+"""Forecast error metrics in plain numpy.
+
+Every function takes ``actual`` and ``predicted`` of the same shape and an optional ``axis``
+(``None``: one number over everything; a tuple: one number per remaining position, e.g.
+``axis=(0, 1)`` on ``windows x horizon x targets`` gives one value per target). Undefined
+values (no usable actuals, a zero denominator) come back as NaN; reports write them as null.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+Axis = int | tuple[int, ...] | None
+
+
+def mse(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
+    """Mean squared error: ``mean((y - ŷ)²)``."""
+    return np.mean((np.asarray(actual) - np.asarray(predicted)) ** 2, axis=axis)
+
+
+def rmse(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
+    """Root mean squared error: ``sqrt(mean((y - ŷ)²))``."""
+    return np.sqrt(mse(actual, predicted, axis))
+
+
+def mae(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
+    """Mean absolute error: ``mean(|y - ŷ|)``."""
+    return np.mean(np.abs(np.asarray(actual) - np.asarray(predicted)), axis=axis)
+
+
+def mape(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
+    """Mean absolute percentage error: ``100 · mean(|y - ŷ| / |y|)`` over the points with
+    ``y != 0`` (a zero actual has no percentage error; :func:`zero_actuals` counts them)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    usable = actual != 0
+    ratios = np.abs(actual - predicted) / np.where(usable, np.abs(actual), 1.0)
+    return 100.0 * _nanmean(np.where(usable, ratios, np.nan), axis)
+
+
+def zero_actuals(actual: np.ndarray) -> int:
+    """How many actual values are exactly zero (skipped by :func:`mape`)."""
+    return int(np.count_nonzero(np.asarray(actual) == 0))
+
+
+def smape(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
+    """Symmetric MAPE as in the M4 competition: ``mean(200 · |y - ŷ| / (|y| + |ŷ|))``.
+
+    A point where both ``y`` and ``ŷ`` are zero is a perfect forecast and counts as 0.
+    """
+    actual = np.asarray(actual, dtype=np.float64)
+    predicted = np.asarray(predicted, dtype=np.float64)
+    denominator = np.abs(actual) + np.abs(predicted)
+    terms = 200.0 * np.abs(actual - predicted) / np.where(denominator > 0, denominator, 1.0)
+    return np.mean(terms, axis=axis)
+
+
+def seasonal_naive_mae(history: np.ndarray, period: int) -> np.ndarray:
+    """In-sample MAE of the seasonal-naive forecast, per column of ``history`` (rows x columns):
+    ``mean(|y_t - y_(t-m)|)`` over ``t = m .. n-1``. The MASE denominator."""
+    history = np.asarray(history, dtype=np.float64)
+    if period < 1 or len(history) <= period:
+        return np.full(history.shape[1:], np.nan)
+    return np.mean(np.abs(history[period:] - history[:-period]), axis=0)
+
+
+def mase(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, axis: Axis = None) -> np.ndarray:
+    """Mean absolute scaled error: ``mean(|y - ŷ| / s)``, where ``s`` is the in-sample
+    seasonal-naive MAE (:func:`seasonal_naive_mae`), broadcast against ``actual``.
+
+    Below 1: better than the seasonal-naive forecast was in sample. A zero or NaN ``s``
+    (a constant history) makes the affected values NaN.
+    """
+    scale = np.asarray(scale, dtype=np.float64)
+    usable = np.isfinite(scale) & (scale > 0)
+    errors = np.abs(np.asarray(actual) - np.asarray(predicted)) / np.where(usable, scale, np.nan)
+    return np.mean(errors, axis=axis)
+
+
+def skill(model_rmse: np.ndarray | float, baseline_rmse: np.ndarray | float) -> np.ndarray:
+    """Skill score ``1 - RMSE_model / RMSE_baseline``: above 0 the model helps, 0 it ties,
+    below 0 the baseline is better. NaN where the baseline's RMSE is 0."""
+    model_rmse = np.asarray(model_rmse, dtype=np.float64)
+    baseline_rmse = np.asarray(baseline_rmse, dtype=np.float64)
+    usable = baseline_rmse > 0
+    return np.where(usable, 1.0 - model_rmse / np.where(usable, baseline_rmse, 1.0), np.nan)
+
+
+def _nanmean(values: np.ndarray, axis: Axis) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices are reported as NaN
+        return np.nanmean(values, axis=axis)
