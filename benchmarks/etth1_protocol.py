@@ -15,7 +15,7 @@ numbers:
   both that ("drop-last") and every window ("all") are scored and labelled.
 
 The "repeat the last value" forecast (rnncast's ``naive`` baseline) must reproduce the
-published "Repeat" row; the script exits 1 if it does not. With ``--epochs N`` it also trains
+published "Repeat" row; the script exits 1 if it does not. With ``--train`` it also trains
 rnncast's network with :func:`rnncast.fitting.fit_on_history` on rows [0, 11520) (its own
 scaler is fitted on rows [0, 8640), the protocol's statistics) and scores it on the test set.
 
@@ -220,7 +220,7 @@ def check_population_std(scaler: Scaler, train: np.ndarray) -> None:
         sys.exit("rnncast's Scaler does not use mean and population std (ddof=0)")
 
 
-def test_starts(horizon: int) -> np.ndarray:
+def evaluation_starts(horizon: int) -> np.ndarray:
     """Target-start rows of every test window: 11520 .. 14400 - H (2881 - H windows)."""
     return np.arange(VAL_END, TEST_END - horizon + 1, dtype=np.int64)
 
@@ -241,7 +241,7 @@ def score(actual: np.ndarray, predicted: np.ndarray, drop_batch: int) -> Scores:
 def naive_scores(data: Dataset, horizon: int, drop_batch: int) -> Scores:
     """rnncast's naive (repeat the last input value) forecast, scored on the test windows."""
     scaled = data.scaled[:, : data.n_targets]
-    starts = test_starts(horizon)
+    starts = evaluation_starts(horizon)
     return score(target_windows(scaled, starts, horizon), naive_forecast(scaled, starts, horizon), drop_batch)
 
 
@@ -301,7 +301,7 @@ def train_and_score(data: Dataset, config: TrainConfig, drop_batch: int) -> Mode
         sys.exit("fit_on_history's scaler differs from the protocol's training statistics")
 
     scaled = fitted.scaler.transform(data.values[:TEST_END])
-    starts = test_starts(config.horizon)
+    starts = evaluation_starts(config.horizon)
     predicted = predict_windows(fitted.model, scaled, starts, config.lookback)
     actual = target_windows(scaled[:, : data.n_targets], starts, config.horizon)
     summary = fitted.summary
@@ -423,6 +423,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     model.add_argument("--device", default=defaults.device, choices=DEVICES)
     parser.add_argument("--json-out", type=Path, default=None, help="also write every figure as JSON")
     args = parser.parse_args(argv)
+    if args.drop_batch < 1:
+        parser.error("--drop-batch must be at least 1")
     args.train = args.train or args.epochs is not None
     args.epochs = args.epochs or defaults.epochs
     return args

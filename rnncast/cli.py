@@ -370,12 +370,14 @@ def backtest(
 
 
 def _show_report(report: dict[str, Any], title: str, json_output: bool) -> None:
-    from rnncast.render import metrics_table, to_json, verdict_line
+    from rnncast.render import metric_notes, metrics_table, to_json, verdict_line
 
     if json_output:
         stdout.out(to_json(report), highlight=False)
         return
     stdout.print(metrics_table(report, title=title))
+    for note in metric_notes(report):
+        stdout.print(Text(note, style="dim"))
     stdout.print(Text(verdict_line(report)))
 
 

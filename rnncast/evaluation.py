@@ -68,8 +68,9 @@ def score_forecasts(
         ``metrics`` (overall), ``per_target``, ``per_step``: ``{name: {"original": {...},
         "scaled": {...}}}`` (per target nested under the target's name; per step, lists
         indexed by step - 1), each including ``skill`` against the best baseline; plus the
-        verdict keys ``best_baseline``, ``model_beats_best_baseline``, ``skill_vs_best_baseline``
-        and ``mape_skipped_zero_actuals``.
+        verdict keys ``best_baseline`` (lowest MSE), ``model_beats_best_baseline``,
+        ``skill_vs_best_baseline`` and ``verdict_units`` (``original`` for one target, else
+        ``scaled``), and ``mape_skipped_zero_actuals``.
     """
     unit_scale = np.asarray(unit_scale, dtype=np.float64)
     views = {
@@ -90,8 +91,11 @@ def score_forecasts(
                     y, predicted, mase_denominator, axis
                 )
 
+    # The verdict compares RMSE in the data's units for one target; across several targets
+    # only scaled errors add up meaningfully.
+    verdict_units = "original" if len(targets) == 1 else "scaled"
     baselines = [name for name in forecasts if name != "model"]
-    best = min(baselines, key=lambda n: values["overall"][n]["scaled"]["mse"]) if baselines else None
+    best = min(baselines, key=lambda n: values["overall"][n][verdict_units]["mse"]) if baselines else None
     for level in levels:
         for units in UNITS:
             reference = values[level][best][units]["rmse"] if best else None
@@ -112,12 +116,13 @@ def score_forecasts(
         "mape_skipped_zero_actuals": metrics.zero_actuals(actual),
     }
     if best is not None and "model" in forecasts:
-        skill = values["overall"]["model"]["scaled"]["skill"]
+        overall = values["overall"]
         report["best_baseline"] = best
         report["model_beats_best_baseline"] = bool(
-            values["overall"]["model"]["scaled"]["rmse"] < values["overall"][best]["scaled"]["rmse"]
+            overall["model"][verdict_units]["rmse"] < overall[best][verdict_units]["rmse"]
         )
-        report["skill_vs_best_baseline"] = _number(skill)
+        report["skill_vs_best_baseline"] = _number(overall["model"][verdict_units]["skill"])
+        report["verdict_units"] = verdict_units
     return report
 
 

@@ -71,6 +71,21 @@ def verdict_line(report: dict[str, Any]) -> str:
     return f"The model does NOT beat the best baseline, {best}{skill_text}: use {best} instead, or retrain."
 
 
+def metric_notes(report: dict[str, Any]) -> list[str]:
+    """What a reader needs to trust the table: skipped zeros in MAPE, the MASE season."""
+    notes = []
+    skipped = report.get("mape_skipped_zero_actuals")
+    if skipped:
+        total = report["windows"] * report["horizon"] * len(report["targets"])
+        notes.append(f"MAPE skips the {skipped} of {total} actual values that are zero.")
+    if "mase_period" in report:
+        notes.append(
+            f"MASE is scaled by the in-sample seasonal-naive MAE, m = {report['mase_period']}; "
+            f"skill = 1 - RMSE / RMSE of {report.get('best_baseline', 'the best baseline')}."
+        )
+    return notes
+
+
 def forecast_table(frame: Any, title: str, time_format: str | None = None) -> Table:
     """A dated forecast as a rich table."""
     table = Table(title=title, title_justify="left")
