@@ -220,13 +220,15 @@ def train(
     with _reported_errors(quiet):
         config = _training_options(**training)
         from rnncast import pipeline
-        from rnncast.render import metrics_table, to_json, verdict_line
+        from rnncast.render import metric_notes, metrics_table, to_json, verdict_line
 
         _status(quiet, f"training on {data} ...")
         with _epoch_progress(quiet) as on_epoch:
             result = pipeline.train(data, config, out=out, on_epoch=on_epoch)
         if not quiet:
             stderr.print(metrics_table(result.report))
+            for note in metric_notes(result.report):
+                stderr.print(Text(note, style="dim"))
             stderr.print(Text(verdict_line(result.report)))
             training_summary = result.metadata["training"]
             stderr.print(

@@ -33,15 +33,15 @@ from rnncast.bundle import (
 from rnncast.config import TrainConfig
 from rnncast.data import SeriesData, load_series
 from rnncast.errors import DataError, UsageError
-from rnncast.evaluation import ScoredWindows, mase_denominator, score_forecasts, windows_with_baselines
+from rnncast.evaluation import ScoredWindows, score_forecasts
 from rnncast.fileio import is_replaceable_link, point_link
 from rnncast.fitting import fit_on_history
 from rnncast.folds import REFIT_POLICIES, default_step, plan_folds
-from rnncast.frequency import seasonal_period
 from rnncast.report import write_forecast_csv
 from rnncast.reporting import check_report_target, write_report_dir
+from rnncast.scoring import WindowForecasts, describe_model, forecast_windows, score_windows, window_summary
 from rnncast.training import EpochHook
-from rnncast.windows import Scaler, Split, chronological_split, default_window_lengths, fit_lookback_to_rows
+from rnncast.windows import Split, chronological_split, default_window_lengths, fit_lookback_to_rows
 
 logger = logging.getLogger("rnncast")
 
@@ -313,7 +313,7 @@ def backtest(
                 "history_rows": fold.origin - fold.history_start,
                 "trained": refit == "each-fold" or fold.number == 1,
                 "training": fitted.summary.to_dict(),
-                **_window_summary(series, fold.origins, config),
+                **window_summary(series, fold.origins, config),
                 "mase_period": windows.mase_period,
                 "metrics": scores["metrics"],
                 **{
@@ -342,7 +342,7 @@ def backtest(
         "config": config.to_dict(),
         "backtest": {"folds": len(plan), "step": step, "window": window, "refit": refit},
         "split": "backtest",
-        **_window_summary(series, starts, config),
+        **window_summary(series, starts, config),
         "mase_period": parts[-1].mase_period,
         **pooled,
         "folds": fold_reports,
@@ -360,109 +360,10 @@ def backtest(
     return report
 
 
-def describe_model(config: TrainConfig) -> str:
-    """A short name for the network, e.g. ``LSTM 64 units`` or ``2 x bidirectional GRU 32 units``."""
-    cell = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}[config.model]
-    text = f"{'bidirectional ' if config.bidirectional else ''}{cell} {config.units} units"
-    return f"{config.layers} x {text}" if config.layers > 1 else text
-
-
 def info(model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK) -> dict[str, Any]:
     """What a bundle is: data, config, versions, training and metrics (no TensorFlow needed)."""
     bundle = load_bundle(model, with_model=False)
     return {"path": str(bundle.path), **bundle.metadata, "report": bundle.report}
-
-
-@dataclass(frozen=True)
-class WindowForecasts:
-    """The model's and the baselines' forecasts of some windows, with what scoring needs."""
-
-    actual: np.ndarray
-    forecasts: dict[str, np.ndarray]
-    unit_scale: np.ndarray  # windows x 1 x targets: the scaler's scale
-    mase_scale: np.ndarray  # windows x 1 x targets: in-sample seasonal-naive MAE
-    mase_period: int
-
-
-def forecast_windows(
-    model: Any,
-    scaler: Scaler,
-    series: SeriesData,
-    starts: np.ndarray,
-    config: TrainConfig,
-    history: slice,
-) -> WindowForecasts:
-    """Forecast the windows whose targets start at ``starts`` with the model and every
-    baseline; ``history`` (rows before the first start) is the in-sample data of MASE."""
-    from rnncast.forecasting import predict_windows
-
-    n_targets = len(series.targets)
-    values = series.frame.to_numpy()
-    # Inputs of the last window end the row before it starts: nothing later is even scaled.
-    known = scaler.transform(values[: int(starts[-1])])
-    predicted = scaler.inverse(predict_windows(model, known, starts, config.lookback), series.targets)
-    period = season_of(config, series)
-    actual, forecasts = windows_with_baselines(
-        values[:, :n_targets], starts, predicted, config.lookback, period
-    )
-    mase_scale, mase_period = mase_denominator(values[history, :n_targets], period)
-    shape = (len(starts), 1, n_targets)
-    return WindowForecasts(
-        actual,
-        forecasts,
-        np.broadcast_to(scaler.scale_of(series.targets), shape),
-        np.broadcast_to(mase_scale, shape),
-        mase_period,
-    )
-
-
-def score_windows(
-    model: Any,
-    scaler: Scaler,
-    series: SeriesData,
-    starts: np.ndarray,
-    config: TrainConfig,
-    history_end: int,
-) -> tuple[dict[str, Any], ScoredWindows]:
-    """Score the model and the baselines on the windows whose targets start at ``starts``;
-    the rows before ``history_end`` are the in-sample data of MASE."""
-    windows = forecast_windows(model, scaler, series, starts, config, slice(0, history_end))
-    scores = score_forecasts(
-        windows.actual, windows.forecasts, series.targets, windows.unit_scale, windows.mase_scale
-    )
-    report = {
-        "split": "test",
-        **_window_summary(series, starts, config),
-        "mase_period": windows.mase_period,
-        **scores,
-    }
-    scored = ScoredWindows(
-        series.index,
-        starts,
-        windows.actual,
-        windows.forecasts,
-        series.targets,
-        np.ones(len(starts), dtype=np.int64),
-    )
-    return report, scored
-
-
-def season_of(config: TrainConfig, series: SeriesData) -> int:
-    """The season ``m`` of the seasonal-naive baseline and MASE: the user's, or by frequency."""
-    return config.seasonal_period or seasonal_period(series.frequency)
-
-
-def _window_summary(series: SeriesData, starts: np.ndarray, config: TrainConfig) -> dict[str, Any]:
-    return {
-        "windows": len(starts),
-        "first_target_time": series.index[int(starts[0])].isoformat(),
-        "last_target_time": series.index[int(starts[-1]) + config.horizon - 1].isoformat(),
-        "lookback": config.lookback,
-        "horizon": config.horizon,
-        "targets": list(series.targets),
-        "frequency": series.frequency,
-        "seasonal_period": season_of(config, series),
-    }
 
 
 def load_for_bundle(bundle: Bundle, data: str | Path | None) -> SeriesData:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from rnncast.evaluation import ScoredWindows
 from rnncast.frequency import frequency_family
+from rnncast.report import short_stamp
 
 # One look for each forecaster across every plot: the model stands out, baselines recede.
 STYLES: dict[str, dict[str, Any]] = {
@@ -45,14 +46,17 @@ def step_name(frequency: str) -> str:
 
 def forecast_plot(scored: ScoredWindows, target: str, title: str) -> bytes:
     """Actual values over the scored span against the forecasts made 1 step and
-    ``horizon`` steps ahead, for the model and every baseline."""
+    ``horizon`` steps ahead, for the model and every baseline; below, a close-up of the last
+    window's whole forecast after the actual values that preceded it."""
     from matplotlib.figure import Figure
 
     position = scored.targets.index(target)
     horizon = scored.horizon
     steps = [1] if horizon == 1 else [1, horizon]
-    figure = Figure(figsize=(11, 3.4 * len(steps)), layout="constrained")
-    axes = figure.subplots(len(steps), 1, sharex=True, squeeze=False)[:, 0]
+    figure = Figure(figsize=(11, 3.4 * (len(steps) + 1)), layout="constrained")
+    grid = figure.add_gridspec(len(steps) + 1, 1)
+    axes = [figure.add_subplot(grid[0])]
+    axes += [figure.add_subplot(grid[i], sharex=axes[0]) for i in range(1, len(steps))]
     index = _naive_index(scored.index)
     # Every actual value the windows cover, once: step 1 of each window plus the last tail.
     rows = np.unique(np.concatenate([scored.starts, scored.starts[-1] + np.arange(horizon)]))
@@ -74,8 +78,30 @@ def forecast_plot(scored: ScoredWindows, target: str, title: str) -> bytes:
     axes[0].legend(loc="best", fontsize=8, ncols=3)
     axes[-1].set_xlabel(_time_label(scored.index))
     _date_axis(axes[-1])
+    _last_window(figure.add_subplot(grid[len(steps)]), scored, position, actual_by_row, target)
     figure.suptitle(title)
     return _png(figure)
+
+
+def _last_window(
+    ax: Any, scored: ScoredWindows, position: int, actual_by_row: dict[int, float], target: str
+) -> None:
+    """The newest scored window: the known values before it, its actuals, every forecast."""
+    index = _naive_index(scored.index)
+    horizon = scored.horizon
+    last = int(scored.starts[-1])
+    context = [r for r in range(last - 3 * horizon, last + horizon) if r in actual_by_row]
+    ax.plot(index[context], [actual_by_row[r] for r in context], **STYLES["actual"])
+    future = np.arange(last, last + horizon)
+    for name, values in scored.forecasts.items():
+        ax.plot(index[future], values[-1, :, position], label=name, **_style(name))
+    ax.axvline(index[last], color="grey", linewidth=0.8, linestyle="--")
+    known = short_stamp(scored.index[last - 1].isoformat())
+    ax.set_title(f"the last window: {horizon}-step forecasts made after {known}", fontsize=10, loc="left")
+    ax.set_ylabel(f"{target} (data units)")
+    ax.set_xlabel(_time_label(scored.index))
+    ax.grid(alpha=0.3)
+    _date_axis(ax)
 
 
 def error_by_step_plot(

@@ -65,6 +65,10 @@ def check_report_target(directory: Path) -> None:
     """
     if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
         raise UsageError(f"--report-dir {str(directory)!r} is not a directory", "name a directory")
+    if (directory.parent / "metadata.json").is_file() and (directory.parent / "model.keras").is_file():
+        raise UsageError(
+            f"--report-dir {str(directory)!r} is inside a model bundle", "write the report outside the bundle"
+        )
     if not directory.exists():
         return
     entries = [p.name for p in directory.iterdir()]

@@ -98,8 +98,11 @@ def test_nothing_after_an_origin_reaches_its_fold(prices_csv: Path, tmp_path: Pa
 
 
 def test_refit_never_trains_once_and_slides_the_origin(prices_csv: Path) -> None:
-    report = rnncast.backtest(prices_csv, folds=3, step=10, refit="never", **WINDOW, **FAST)
+    report = rnncast.backtest(
+        prices_csv, folds=3, step=10, refit="never", seasonal_period=3, **WINDOW, **FAST
+    )
     assert [fold["trained"] for fold in report["folds"]] == [True, False, False]
+    assert report["seasonal_period"] == report["mase_period"] == 3  # the user's season, not 5
     assert report["backtest"]["refit"] == "never"
     history = {fold["training"]["seconds"] for fold in report["folds"]}
     assert len(history) == 1  # the same training run serves every fold

@@ -112,6 +112,8 @@ def test_an_earlier_report_is_replaced_but_other_directories_are_refused(
     with pytest.raises(UsageError, match="not an rnncast report"):
         rnncast.evaluate(bundle, report_dir=precious)
     assert [p.name for p in precious.iterdir()] == ["thesis.txt"]
+    with pytest.raises(UsageError, match="inside a model bundle"):
+        rnncast.evaluate(bundle, report_dir=Path(bundle) / "report")
     a_file = tmp_path / "report.txt"
     a_file.write_text("")
     with pytest.raises(UsageError, match="not a directory"):
