@@ -63,6 +63,9 @@ def tensorflow() -> ModuleType:
 
             # Probing devices initialises CUDA, which on a GPU-less machine logs an error line.
             tf.config.list_physical_devices("GPU")
+            # Python-side warnings (e.g. "triggered tf.function retracing" when a backtest
+            # trains one model per fold) are not the user's concern and break --quiet.
+            tf.get_logger().setLevel("ERROR")
     import tensorflow as tf
 
     return tf

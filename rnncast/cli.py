@@ -120,7 +120,7 @@ def _training_options(
         float, typer.Option(help="Share of rows for validation.")
     ] = DEFAULTS.val_fraction,
     test_fraction: Annotated[
-        float, typer.Option(help="Share of rows held out for testing.")
+        float, typer.Option(help="Share of rows held out for testing (backtest: sizes the default --step).")
     ] = DEFAULTS.test_fraction,
     scaler: Annotated[ScalerKind, typer.Option(help="Scaling fitted on training rows.")] = ScalerKind(
         DEFAULTS.scaler
@@ -294,7 +294,7 @@ ReportDirOption = Annotated[
 RequireSkillOption = Annotated[
     float | None,
     typer.Option(
-        help="Exit 5 when the model's skill against the best baseline (1 - RMSE ratio) is below this; "
+        help="Exit 5 unless the model's skill against the best baseline (1 - RMSE ratio) is above this; "
         "0: must beat every baseline."
     ),
 ]

@@ -46,6 +46,8 @@ class SeriesData:
         notes: things the user should know (filled values, reordered rows, ...).
         time_format: the strftime format of the file's time column when it is a plain one
             (``%Y-%m``), so outputs can be written the same way; else None.
+        filled: rows x targets, True where a target value was missing and filled by
+            ``--fill`` (scoring leaves those out: they were never observed).
     """
 
     frame: pd.DataFrame
@@ -56,6 +58,7 @@ class SeriesData:
     fingerprint: dict[str, Any]
     notes: tuple[str, ...] = field(default=())
     time_format: str | None = None
+    filled: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -131,8 +134,10 @@ def load_series(
         )
     frame, gap_notes = regularise(frame, freq)
     notes.extend(gap_notes)
+    unobserved = frame[list(target_names)].isna()
     frame, fill_notes = fill_missing(frame, fill)
     notes.extend(fill_notes)
+    filled = unobserved.loc[frame.index].to_numpy()
     if len(frame) < 3:
         raise DataError(
             f"{path.name} has {len(frame)} row(s) left after --fill {fill}",
@@ -159,6 +164,7 @@ def load_series(
         fingerprint=fingerprint,
         notes=tuple(notes),
         time_format=time_format,
+        filled=filled,
     )
 
 

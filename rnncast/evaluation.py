@@ -67,10 +67,12 @@ def score_forecasts(
     Returns:
         ``metrics`` (overall), ``per_target``, ``per_step``: ``{name: {"original": {...},
         "scaled": {...}}}`` (per target nested under the target's name; per step, lists
-        indexed by step - 1), each including ``skill`` against the best baseline; plus the
+        indexed by step - 1), each including ``skill`` against the best baseline (per target:
+        that target's best, named in ``per_target_best_baseline``); plus the
         verdict keys ``best_baseline`` (lowest MSE), ``model_beats_best_baseline``,
         ``skill_vs_best_baseline`` and ``verdict_units`` (``original`` for one target, else
-        ``scaled``), and ``mape_skipped_zero_actuals``.
+        ``scaled``), ``mape_skipped_zero_actuals`` and ``unobserved_actuals_skipped`` (NaN
+        actuals: values the data never had, left out of every metric).
     """
     unit_scale = np.asarray(unit_scale, dtype=np.float64)
     views = {
@@ -96,12 +98,21 @@ def score_forecasts(
     verdict_units = "original" if len(targets) == 1 else "scaled"
     baselines = [name for name in forecasts if name != "model"]
     best = min(baselines, key=lambda n: values["overall"][n][verdict_units]["mse"]) if baselines else None
+    # Skill is against the overall best baseline, except per target, where each target is
+    # compared with its own best baseline (the one a user would pick for that column).
+    target_best = _best_per_target(values["per_target"], baselines)
     for level in levels:
         for units in UNITS:
-            reference = values[level][best][units]["rmse"] if best else None
+            if not best:
+                reference: Any = np.nan
+            elif level == "per_target":
+                rmse_by_baseline = np.stack([values[level][b][units]["rmse"] for b in baselines])
+                reference = rmse_by_baseline[target_best, np.arange(len(targets))]
+            else:
+                reference = values[level][best][units]["rmse"]
             for name in forecasts:
                 entry = values[level][name][units]
-                entry["skill"] = metrics.skill(entry["rmse"], reference) if best else np.nan
+                entry["skill"] = metrics.skill(entry["rmse"], reference)
 
     report: dict[str, Any] = {
         "metrics": _clean(values["overall"]),
@@ -114,7 +125,12 @@ def score_forecasts(
         },
         "per_step": _clean(values["per_step"]),
         "mape_skipped_zero_actuals": metrics.zero_actuals(actual),
+        "unobserved_actuals_skipped": int(np.isnan(actual).sum()),
     }
+    if baselines:
+        report["per_target_best_baseline"] = {
+            target: baselines[target_best[position]] for position, target in enumerate(targets)
+        }
     if best is not None and "model" in forecasts:
         overall = values["overall"]
         report["best_baseline"] = best
@@ -124,6 +140,14 @@ def score_forecasts(
         report["skill_vs_best_baseline"] = _number(overall["model"][verdict_units]["skill"])
         report["verdict_units"] = verdict_units
     return report
+
+
+def _best_per_target(per_target: dict[str, Any], baselines: list[str]) -> np.ndarray:
+    """Index into ``baselines`` of each target's lowest-MSE baseline."""
+    if not baselines:
+        return np.zeros(0, dtype=np.int64)
+    mse = np.stack([np.asarray(per_target[b]["original"]["mse"], dtype=np.float64) for b in baselines])
+    return np.argmin(np.where(np.isnan(mse), np.inf, mse), axis=0)
 
 
 def _metric_values(
@@ -183,10 +207,11 @@ def mase_denominator(history: np.ndarray, period: int) -> tuple[np.ndarray, int]
 
 
 def check_skill(report: dict[str, Any], required: float) -> None:
-    """The quality gate: refuse a model whose skill against the best baseline is below ``required``.
+    """The quality gate: refuse a model whose skill against the best baseline does not exceed
+    ``required`` (0: the model must beat every baseline; a tie is not a win).
 
     Raises:
-        QualityGateError: the skill is lower, or undefined (the best baseline is perfect).
+        QualityGateError: the skill is not higher, or undefined (the best baseline is perfect).
     """
     skill = report.get("skill_vs_best_baseline")
     best = report.get("best_baseline", "the best baseline")
@@ -195,9 +220,9 @@ def check_skill(report: dict[str, Any], required: float) -> None:
             f"quality gate failed: the model's skill against {best} is undefined (its RMSE is 0)",
             "check the data; a perfect baseline leaves nothing to learn",
         )
-    if skill < required:
+    if skill <= required:
         raise QualityGateError(
             f"quality gate failed: the model's skill against {best} is {skill:+.4f}, "
-            f"below the required {required:+.4f}",
+            f"not above the required {required:+.4f}",
             "use the baseline, or retrain with other settings before relying on this model",
         )

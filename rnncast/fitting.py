@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from rnncast import backend
 from rnncast.config import TrainConfig
 from rnncast.errors import DataError
 from rnncast.training import EpochHook, TrainingSummary
@@ -71,6 +72,7 @@ def fit_on_history(
 
     assert config.lookback is not None and config.horizon is not None
     split = history_split(len(history), val_rows, config.lookback, config.horizon)
+    backend.keras().backend.clear_session()  # free earlier folds' models and graphs
     check_scalable(history, columns)
     scaler = Scaler.fit(config.scaler, columns, history[: split.train_rows])  # training rows only
     scaled = scaler.transform(history)

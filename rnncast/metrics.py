@@ -2,8 +2,9 @@
 
 Every function takes ``actual`` and ``predicted`` of the same shape and an optional ``axis``
 (``None``: one number over everything; a tuple: one number per remaining position, e.g.
-``axis=(0, 1)`` on ``windows x horizon x targets`` gives one value per target). Undefined
-values (no usable actuals, a zero denominator) come back as NaN; reports write them as null.
+``axis=(0, 1)`` on ``windows x horizon x targets`` gives one value per target). NaN actuals
+(values that were never observed) are left out of every mean. Undefined values (no usable
+actuals, a zero denominator) come back as NaN; reports write them as null.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ Axis = int | tuple[int, ...] | None
 
 def mse(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
     """Mean squared error: ``mean((y - ŷ)²)``."""
-    return np.mean((np.asarray(actual) - np.asarray(predicted)) ** 2, axis=axis)
+    return _nanmean((np.asarray(actual) - np.asarray(predicted)) ** 2, axis)
 
 
 def rmse(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
@@ -27,7 +28,7 @@ def rmse(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.nda
 
 def mae(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
     """Mean absolute error: ``mean(|y - ŷ|)``."""
-    return np.mean(np.abs(np.asarray(actual) - np.asarray(predicted)), axis=axis)
+    return _nanmean(np.abs(np.asarray(actual) - np.asarray(predicted)), axis)
 
 
 def mape(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
@@ -53,7 +54,7 @@ def smape(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.nd
     predicted = np.asarray(predicted, dtype=np.float64)
     denominator = np.abs(actual) + np.abs(predicted)
     terms = 200.0 * np.abs(actual - predicted) / np.where(denominator > 0, denominator, 1.0)
-    return np.mean(terms, axis=axis)
+    return _nanmean(terms, axis)
 
 
 def seasonal_naive_mae(history: np.ndarray, period: int) -> np.ndarray:
@@ -62,7 +63,7 @@ def seasonal_naive_mae(history: np.ndarray, period: int) -> np.ndarray:
     history = np.asarray(history, dtype=np.float64)
     if period < 1 or len(history) <= period:
         return np.full(history.shape[1:], np.nan)
-    return np.mean(np.abs(history[period:] - history[:-period]), axis=0)
+    return _nanmean(np.abs(history[period:] - history[:-period]), 0)
 
 
 def mase(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, axis: Axis = None) -> np.ndarray:
@@ -75,7 +76,7 @@ def mase(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, axis: Axi
     scale = np.asarray(scale, dtype=np.float64)
     usable = np.isfinite(scale) & (scale > 0)
     errors = np.abs(np.asarray(actual) - np.asarray(predicted)) / np.where(usable, scale, np.nan)
-    return np.mean(errors, axis=axis)
+    return _nanmean(errors, axis)
 
 
 def skill(model_rmse: np.ndarray | float, baseline_rmse: np.ndarray | float) -> np.ndarray:

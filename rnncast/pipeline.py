@@ -212,7 +212,7 @@ def evaluate(
             "pass a file that covers the held-out period to --data",
         )
     scores, scored = score_windows(
-        attach_model(bundle).model, bundle.scaler, series, starts, config, history_end=first
+        attach_model(bundle).model, bundle.scaler, series, starts, config, history_end=int(starts[0])
     )
     report = {
         "kind": "evaluation",
@@ -221,6 +221,7 @@ def evaluate(
         "series": Path(series.fingerprint["path"]).stem,
         "model_description": describe_model(config),
         "data": series.fingerprint,
+        "data_notes": list(series.notes),
         "config": config.to_dict(),
         "training": bundle.metadata["training"],
         **scores,
@@ -267,14 +268,22 @@ def backtest(
         config = config.replace(**settings)
     if refit not in REFIT_POLICIES:
         raise UsageError(f"--refit {refit!r} is not supported", f"use one of: {', '.join(REFIT_POLICIES)}")
+    if folds < 1 or (step is not None and step < 1):
+        raise UsageError(f"--folds and --step must be at least 1, got {folds} and {step}")
     if report_dir is not None:
         check_report_target(Path(report_dir))
     series = load_series(
         Path(data), time_col=config.time_col, target=config.target, features=config.features, fill=config.fill
     )
     _log_notes(series)
+    if config.fill == "interpolate" and series.filled is not None and series.filled.any():
+        raise UsageError(
+            "--fill interpolate fills a gap from the values after it, which would leak the future "
+            "into backtest inputs",
+            "use --fill ffill or --fill drop for backtests",
+        )
     config = resolve_window(config, series)
-    step = step or default_step(len(series), folds, config.test_fraction)
+    step = step if step is not None else default_step(len(series), folds, config.test_fraction)
     minimum_history = config.lookback + 2 * config.horizon + 1
     plan = plan_folds(len(series), config.horizon, folds, step, window, minimum_history)
     if refit == "never" and window == "sliding":
@@ -339,6 +348,7 @@ def backtest(
         "series": Path(series.fingerprint["path"]).stem,
         "model_description": describe_model(config),
         "data": series.fingerprint,
+        "data_notes": list(series.notes),
         "config": config.to_dict(),
         "backtest": {"folds": len(plan), "step": step, "window": window, "refit": refit},
         "split": "backtest",

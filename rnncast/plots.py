@@ -113,7 +113,7 @@ def error_by_step_plot(
     figure = Figure(figsize=(8, 4), layout="constrained")
     ax = figure.subplots()
     for name, by_units in per_step.items():
-        rmse = np.array([np.nan if v is None else v for v in by_units[units]["rmse"]])
+        rmse = np.array([_or_nan(v) for v in by_units[units]["rmse"]])
         steps = np.arange(1, len(rmse) + 1)
         ax.plot(
             steps, rmse, marker="o" if len(steps) <= 24 else None, markersize=3, label=name, **_style(name)
@@ -163,17 +163,21 @@ def fold_errors_plot(folds: Sequence[dict[str, Any]], units: str, title: str) ->
     width = 0.8 / len(names)
     positions = np.arange(len(folds))
     for offset, name in enumerate(names):
-        rmse = [fold["metrics"][name][units]["rmse"] or 0.0 for fold in folds]
+        rmse = [_or_nan(fold["metrics"][name][units]["rmse"]) for fold in folds]  # NaN: no bar
         color = _style(name).get("color")
         ax.bar(positions + offset * width - 0.4 + width / 2, rmse, width, label=name, color=color)
     labels = [f"fold {fold['fold']}\n{str(fold['first_target_time'])[:10]}" for fold in folds]
     ax.set_xticks(positions, labels, fontsize=8)
-    ax.set_xlabel("fold (date of its first forecast origin)")
+    ax.set_xlabel("fold (time of its first forecast target)")
     ax.set_ylabel("RMSE (data units)" if units == "original" else "RMSE (scaled units)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, ncols=min(len(names), 5))
     figure.suptitle(title)
     return _png(figure)
+
+
+def _or_nan(value: float | None) -> float:
+    return np.nan if value is None else float(value)
 
 
 def _integer_ticks() -> Any:

@@ -22,28 +22,35 @@ SCALED_COLUMNS = (("mse", "scaled MSE"), ("rmse", "scaled RMSE"), ("mae", "scale
 
 
 def metrics_table(report: dict[str, Any], title: str = "Held-out test windows") -> Table:
-    """Model and baselines side by side: every metric in the data's units, the squared and
-    absolute errors also in scaled units. Skill is against the best baseline."""
+    """Model and baselines side by side. One target: every metric in the data's units, the
+    squared and absolute errors also in scaled units. Several targets: scaled units only (the
+    only units in which they add up). Skill is against the best baseline."""
+    units = report.get("verdict_units", "original")
+    suffix = "" if units == "original" else f", scaled units over {len(report['targets'])} targets"
     table = Table(
-        title=f"{title}: {report['windows']} windows x {report['horizon']} steps", title_justify="left"
+        title=f"{title}: {report['windows']} windows x {report['horizon']} steps{suffix}",
+        title_justify="left",
     )
     table.add_column("forecaster", no_wrap=True)
-    for _, label in (*ORIGINAL_COLUMNS, *SCALED_COLUMNS):
+    extra = SCALED_COLUMNS if units == "original" else ()
+    for _, label in (*ORIGINAL_COLUMNS, *extra):
         table.add_column(label, justify="right")
-    for name, units in report["metrics"].items():
+    for name, values in report["metrics"].items():
         table.add_row(
             name,
-            *(_number(units["original"].get(key)) for key, _ in ORIGINAL_COLUMNS),
-            *(_number(units["scaled"].get(key)) for key, _ in SCALED_COLUMNS),
+            *(_number(values[units].get(key)) for key, _ in ORIGINAL_COLUMNS),
+            *(_number(values["scaled"].get(key)) for key, _ in extra),
         )
     return table
 
 
 def folds_table(report: dict[str, Any]) -> Table:
     """A backtest's folds: their span, the model's RMSE and the best baseline's."""
-    table = Table(title="Backtest folds (RMSE in the data's units)", title_justify="left")
-    for label in ("fold", "trained on", "targets from", "to", "windows", "model", "best baseline", "skill"):
-        table.add_column(label, justify="left" if label in ("trained on", "best baseline") else "right")
+    units = report.get("verdict_units", "original")
+    label = "the data's units" if units == "original" else "scaled units"
+    table = Table(title=f"Backtest folds (RMSE in {label})", title_justify="left")
+    for heading in ("fold", "trained on", "targets from", "to", "windows", "model", "best baseline", "skill"):
+        table.add_column(heading, justify="left" if heading in ("trained on", "best baseline") else "right")
     for fold in report["folds"]:
         best = fold.get("best_baseline")
         table.add_row(
@@ -52,8 +59,8 @@ def folds_table(report: dict[str, Any]) -> Table:
             short_stamp(fold["first_target_time"]),
             short_stamp(fold["last_target_time"]),
             str(fold["windows"]),
-            _number(fold["metrics"]["model"]["original"]["rmse"]),
-            f"{best} {_number(fold['metrics'][best]['original']['rmse'])}" if best else "",
+            _number(fold["metrics"]["model"][units]["rmse"]),
+            f"{best} {_number(fold['metrics'][best][units]['rmse'])}" if best else "",
             _number(fold.get("skill_vs_best_baseline")),
         )
     return table
@@ -74,6 +81,11 @@ def verdict_line(report: dict[str, Any]) -> str:
 def metric_notes(report: dict[str, Any]) -> list[str]:
     """What a reader needs to trust the table: skipped zeros in MAPE, the MASE season."""
     notes = []
+    unobserved = report.get("unobserved_actuals_skipped")
+    if unobserved:
+        notes.append(
+            f"{unobserved} actual values were missing in the data (filled by --fill) and are not scored."
+        )
     skipped = report.get("mape_skipped_zero_actuals")
     if skipped:
         total = report["windows"] * report["horizon"] * len(report["targets"])

@@ -158,9 +158,10 @@ def render_plots(
     units = "original" if len(scored.targets) == 1 else "scaled"
     out = {}
     for target in scored.targets[:MAX_PLOTTED_TARGETS]:
-        out[f"forecast_{_file_safe(target)}.png"] = plots.forecast_plot(
-            scored, target, f"{series} · {target}: {model} vs baselines"
-        )
+        name = f"forecast_{_file_safe(target)}.png"
+        if name in out:  # "a b" and "a_b" would share a file name
+            name = f"forecast_{_file_safe(target)}_{scored.targets.index(target) + 1}.png"
+        out[name] = plots.forecast_plot(scored, target, f"{series} · {target}: {model} vs baselines")
     out["error_by_step.png"] = plots.error_by_step_plot(
         report["per_step"], units, report["frequency"], f"{series}: error by horizon step, {model}"
     )
@@ -190,23 +191,46 @@ def report_blocks(report: dict[str, Any], plot_names: list[str]) -> list[Block]:
     else:
         span += f"; held-out test split of {report['model_path']}"
     blocks.append(("p", span + "."))
-    blocks.append(("h2", "Metrics in the data's units"))
-    blocks.append(("table", metrics_table(report["metrics"], "original")))
-    blocks.append(("h2", "Metrics in scaled units"))
-    blocks.append(
-        ("p", "Errors divided by the scaler's scale per target (the units the network trained in).")
-    )
-    blocks.append(("table", metrics_table(report["metrics"], "scaled")))
-    if len(report["targets"]) > 1:
+    units = report.get("verdict_units", "original")
+    scaled_note = "Errors divided by the scaler's scale per target (the units the network trained in)."
+    if units == "original":
+        blocks.append(("h2", "Metrics in the data's units"))
+        blocks.append(("table", metrics_table(report["metrics"], "original")))
+        blocks.append(("h2", "Metrics in scaled units"))
+        blocks.append(("p", scaled_note))
+        blocks.append(("table", metrics_table(report["metrics"], "scaled")))
+    else:
+        blocks.append(("h2", f"Metrics in scaled units, all {len(report['targets'])} targets"))
+        blocks.append(
+            (
+                "p",
+                scaled_note + " Targets of different sizes only add up in these units; "
+                "each target in its own units follows.",
+            )
+        )
+        blocks.append(("table", metrics_table(report["metrics"], "scaled")))
         blocks.append(("h2", "Per target (data units)"))
+        best = report.get("per_target_best_baseline", {})
+        blocks.append(
+            (
+                "p",
+                "Skill per target is against that target's best baseline: "
+                + ", ".join(f"{t}: {b}" for t, b in best.items())
+                + ".",
+            )
+        )
         blocks.append(("table", per_target_table(report["per_target"])))
-    blocks.append(("h2", "Error by horizon step"))
-    blocks.append(("table", per_step_table(report["per_step"], "original")))
+    label = "data units" if units == "original" else "scaled units"
+    blocks.append(("h2", f"Error by horizon step ({label})"))
+    blocks.append(("table", per_step_table(report["per_step"], units)))
     if report.get("folds"):
         blocks.append(("h2", "Backtest folds"))
-        blocks.append(("table", folds_table(report["folds"])))
+        blocks.append(("table", folds_table(report["folds"], units)))
     if plot_names:
         blocks.append(("h2", "Plots"))
+        if len(report["targets"]) > MAX_PLOTTED_TARGETS:
+            shown = f"the first {MAX_PLOTTED_TARGETS} of {len(report['targets'])} targets"
+            blocks.append(("p", f"Forecast plots show {shown}."))
         blocks.extend(("image", Image(name, _caption(name))) for name in plot_names)
     blocks.append(("h2", "Data"))
     blocks.append(("table", data_table(report)))
@@ -244,7 +268,8 @@ def metrics_table(metrics: dict[str, Any], units: str) -> Table:
 
 
 def per_target_table(per_target: dict[str, Any]) -> Table:
-    """RMSE, MAE and MASE of every forecaster for each target."""
+    """RMSE, MAE, MASE and skill (against the target's own best baseline) of every
+    forecaster for each target, in the target's units."""
     rows = []
     for target, by_name in per_target.items():
         for name, values in by_name.items():
@@ -262,8 +287,8 @@ def per_step_table(per_step: dict[str, Any], units: str) -> Table:
     return Table(["step", *(f"{n} RMSE" for n in names)], rows)
 
 
-def folds_table(folds: list[dict[str, Any]]) -> Table:
-    """One row per backtest fold."""
+def folds_table(folds: list[dict[str, Any]], units: str = "original") -> Table:
+    """One row per backtest fold, RMSE in ``units``."""
     rows = []
     for fold in folds:
         best = fold.get("best_baseline")
@@ -273,8 +298,8 @@ def folds_table(folds: list[dict[str, Any]]) -> Table:
                 f"{fold['history_rows']} rows from {str(fold['history_start'])[:10]}",
                 f"{short_stamp(fold['first_target_time'])} .. {short_stamp(fold['last_target_time'])}",
                 str(fold["windows"]),
-                _format(fold["metrics"]["model"]["original"]["rmse"]),
-                f"{best} {_format(fold['metrics'][best]['original']['rmse'])}" if best else "",
+                _format(fold["metrics"]["model"][units]["rmse"]),
+                f"{best} {_format(fold['metrics'][best][units]['rmse'])}" if best else "",
                 _format(fold.get("skill_vs_best_baseline")),
             ]
         )
@@ -293,6 +318,7 @@ def data_table(report: dict[str, Any]) -> Table:
         ["targets", ", ".join(report["targets"])],
         ["columns", ", ".join(map(str, data.get("columns", [])))],
     ]
+    rows += [["note", note] for note in report.get("data_notes", [])]
     return Table(["", ""], rows)
 
 

@@ -15,7 +15,7 @@ from rnncast.config import TrainConfig
 from rnncast.data import SeriesData
 from rnncast.evaluation import ScoredWindows, mase_denominator, score_forecasts, windows_with_baselines
 from rnncast.frequency import seasonal_period
-from rnncast.windows import Scaler
+from rnncast.windows import Scaler, target_windows
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,14 @@ def forecast_windows(
     known = scaler.transform(values[: int(starts[-1])])
     predicted = scaler.inverse(predict_windows(model, known, starts, config.lookback), series.targets)
     period = season_of(config, series)
-    actual, forecasts = windows_with_baselines(
-        values[:, :n_targets], starts, predicted, config.lookback, period
-    )
-    mase_scale, mase_period = mase_denominator(values[history, :n_targets], period)
+    target_values = values[:, :n_targets]
+    actual, forecasts = windows_with_baselines(target_values, starts, predicted, config.lookback, period)
+    observed = target_values.copy()
+    if series.filled is not None and series.filled.any():
+        # Values --fill made up were never observed: no forecast is scored against them.
+        observed[series.filled] = np.nan
+        actual = np.where(target_windows(series.filled, starts, config.horizon), np.nan, actual)
+    mase_scale, mase_period = mase_denominator(observed[history], period)
     shape = (len(starts), 1, n_targets)
     return WindowForecasts(
         actual,
@@ -70,7 +74,7 @@ def score_windows(
     history_end: int,
 ) -> tuple[dict[str, Any], ScoredWindows]:
     """Score the model and the baselines on the windows whose targets start at ``starts``;
-    the rows before ``history_end`` are the in-sample data of MASE."""
+    the rows before ``history_end`` (at most ``starts[0]``) are the in-sample data of MASE."""
     windows = forecast_windows(model, scaler, series, starts, config, slice(0, history_end))
     scores = score_forecasts(
         windows.actual, windows.forecasts, series.targets, windows.unit_scale, windows.mase_scale

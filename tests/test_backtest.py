@@ -111,3 +111,38 @@ def test_refit_never_trains_once_and_slides_the_origin(prices_csv: Path) -> None
 def test_unknown_refit_policy_is_a_usage_error(prices_csv: Path) -> None:
     with pytest.raises(UsageError, match="--refit"):
         rnncast.backtest(prices_csv, refit="sometimes", **WINDOW, **FAST)
+
+
+def test_values_filled_by_fill_are_never_scored(prices_csv: Path, tmp_path: Path) -> None:
+    gappy = pd.read_csv(prices_csv)
+    blanks = gappy.index[-60::7]  # closing prices missing in the scored span
+    gappy.loc[blanks, "Close"] = np.nan
+    path = tmp_path / "gappy.csv"
+    gappy.to_csv(path, index=False)
+    report = rnncast.backtest(path, folds=2, step=15, report_dir=tmp_path / "report", **WINDOW, **FAST)
+    assert report["unobserved_actuals_skipped"] > 0
+    assert any("forward-filled" in note for note in report["data_notes"])
+    forecasts = pd.read_csv(tmp_path / "report" / "forecasts.csv")
+    missing_times = set(forecasts.loc[forecasts["actual"].isna(), "time"])
+    assert missing_times  # exactly the filled values that fall in the scored span:
+    assert missing_times == set(gappy.loc[blanks, "Date"]) & set(forecasts["time"])
+    scored = forecasts.dropna(subset=["actual"])
+    rmse = np.sqrt(np.mean((scored["actual"] - scored["naive"]) ** 2))
+    assert rmse == pytest.approx(report["metrics"]["naive"]["original"]["rmse"], rel=1e-6)
+    with pytest.raises(UsageError, match="interpolate"):
+        rnncast.backtest(path, folds=2, step=15, fill="interpolate", **WINDOW, **FAST)
+
+
+def test_several_targets_are_judged_in_scaled_units(prices_csv: Path) -> None:
+    report = rnncast.backtest(
+        prices_csv, target="Close,Volume", folds=2, step=10, refit="never", **WINDOW, **FAST
+    )
+    assert report["verdict_units"] == "scaled"
+    for target, best in report["per_target_best_baseline"].items():
+        assert report["per_target"][target][best]["original"]["skill"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(("folds", "step"), [(0, None), (2, 0)])
+def test_folds_and_step_must_be_positive(prices_csv: Path, folds: int, step: int | None) -> None:
+    with pytest.raises(UsageError, match="at least 1"):
+        rnncast.backtest(prices_csv, folds=folds, step=step, **WINDOW, **FAST)

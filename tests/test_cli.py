@@ -96,7 +96,7 @@ def test_quality_gate_fails_a_model_that_loses_to_the_naive_forecast(
     assert run("train", prices_csv, "--out", bundle, "--no-residual", *FAST_FLAGS).exit_code == 0
     report_dir = tmp_path / "report"
     result = run("evaluate", "--model", bundle, "--require-skill", "0", "--report-dir", report_dir)
-    assert_one_line_error(result, ExitCode.QUALITY_GATE, "quality gate failed", "below the required")
+    assert_one_line_error(result, ExitCode.QUALITY_GATE, "quality gate failed", "not above the required")
     assert "does NOT beat" in result.stdout
     assert (report_dir / "report.html").exists()  # the report explains the failure
     assert run("evaluate", "--model", bundle, "--require-skill", "-1000").exit_code == 0

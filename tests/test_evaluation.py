@@ -75,7 +75,7 @@ def test_mase_denominator_falls_back_to_naive_for_short_history() -> None:
 def test_quality_gate() -> None:
     report = _two_step_report()
     check_skill(report, 0.0)  # the model beats naive
-    with pytest.raises(QualityGateError, match="below the required"):
+    with pytest.raises(QualityGateError, match="not above the required"):
         check_skill(report, 0.9)
     with pytest.raises(QualityGateError, match="undefined"):
         check_skill({**report, "skill_vs_best_baseline": None}, 0.0)

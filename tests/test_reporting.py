@@ -137,3 +137,15 @@ def test_several_targets_get_a_plot_and_a_table_each(prices_csv: Path, tmp_path:
     assert {"forecast_Close.png", "forecast_Open.png", "fold_errors.png"} <= names
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Per target" in text and "## Backtest folds" in text
+
+
+def test_evaluate_on_recent_rows_still_has_an_in_sample_mase(
+    evaluation: tuple[dict, Path], prices_csv: Path
+) -> None:
+    report, _ = evaluation
+    recent = pd.read_csv(prices_csv).tail(120)
+    path = Path(report["model_path"]).parent / "recent.csv"
+    recent.to_csv(path, index=False)
+    fresh = rnncast.evaluate(report["model_path"], data=path)
+    assert fresh["metrics"]["model"]["original"]["mase"] is not None
+    assert fresh["mase_period"] == 5
