@@ -47,6 +47,7 @@ logger = logging.getLogger("rnncast")
 
 DEFAULT_RUNS_DIR = Path("runs")
 LATEST_LINK = "latest"
+VERDICT_KEYS = ("best_baseline", "model_beats_best_baseline", "skill_vs_best_baseline", "verdict_units")
 
 
 @dataclass(frozen=True)
@@ -325,18 +326,16 @@ def backtest(
                 **window_summary(series, fold.origins, config),
                 "mase_period": windows.mase_period,
                 "metrics": scores["metrics"],
-                **{
-                    k: scores[k]
-                    for k in ("best_baseline", "model_beats_best_baseline", "skill_vs_best_baseline")
-                },
+                **{key: scores[key] for key in VERDICT_KEYS if key in scores},
             }
         )
 
     names = [name for name in parts[0].forecasts if all(name in part.forecasts for part in parts)]
     actual = np.concatenate([part.actual for part in parts])
+    forecasts = {name: np.concatenate([part.forecasts[name] for part in parts]) for name in names}
     pooled = score_forecasts(
         actual,
-        {name: np.concatenate([part.forecasts[name] for part in parts]) for name in names},
+        forecasts,
         series.targets,
         np.concatenate([part.unit_scale for part in parts]),
         np.concatenate([part.mase_scale for part in parts]),
@@ -362,7 +361,7 @@ def backtest(
             series.index,
             starts,
             actual,
-            {name: np.concatenate([part.forecasts[name] for part in parts]) for name in names},
+            forecasts,
             series.targets,
             np.concatenate([np.full(len(fold.origins), fold.number) for fold in plan]),
         )
