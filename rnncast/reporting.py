@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -418,8 +419,6 @@ def _definitions(report: dict[str, Any]) -> list[str]:
 
 def _is_report(path: Path) -> bool:
     try:
-        import json
-
         return "report_format" in json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError):
         return False
