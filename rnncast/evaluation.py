@@ -23,6 +23,16 @@ from rnncast.metrics import Axis
 from rnncast.windows import target_windows
 
 METRIC_NAMES = ("mse", "rmse", "mae", "mape", "smape", "mase")
+# Column headings for people, in the order reports show them.
+METRIC_LABELS = (
+    ("mse", "MSE"),
+    ("rmse", "RMSE"),
+    ("mae", "MAE"),
+    ("mape", "MAPE %"),
+    ("smape", "sMAPE %"),
+    ("mase", "MASE"),
+    ("skill", "skill"),
+)
 UNITS = ("original", "scaled")
 
 

@@ -109,14 +109,7 @@ def train(
         )
     _ensure_writable_directory(bundle_path.parent)
 
-    series = load_series(
-        data_path,
-        time_col=config.time_col,
-        target=config.target,
-        features=config.features,
-        fill=config.fill,
-    )
-    _log_notes(series)
+    series = _load_training_series(data_path, config)
     window_was_chosen = config.lookback is not None or config.horizon is not None
     config = resolve_window(config, series)
     try:
@@ -216,14 +209,8 @@ def evaluate(
         attach_model(bundle).model, bundle.scaler, series, starts, config, history_end=int(starts[0])
     )
     report = {
-        "kind": "evaluation",
+        **_report_header("evaluation", series, config),
         "model_path": str(bundle.path),
-        "data_path": series.fingerprint["path"],
-        "series": Path(series.fingerprint["path"]).stem,
-        "model_description": describe_model(config),
-        "data": series.fingerprint,
-        "data_notes": list(series.notes),
-        "config": config.to_dict(),
         "training": bundle.metadata["training"],
         **scores,
     }
@@ -273,10 +260,7 @@ def backtest(
         raise UsageError(f"--folds and --step must be at least 1, got {folds} and {step}")
     if report_dir is not None:
         check_report_target(Path(report_dir))
-    series = load_series(
-        Path(data), time_col=config.time_col, target=config.target, features=config.features, fill=config.fill
-    )
-    _log_notes(series)
+    series = _load_training_series(Path(data), config)
     if config.fill == "interpolate" and series.filled is not None and series.filled.any():
         raise UsageError(
             "--fill interpolate fills a gap from the values after it, which would leak the future "
@@ -342,13 +326,7 @@ def backtest(
     )
     starts = np.concatenate([fold.origins for fold in plan])
     report = {
-        "kind": "backtest",
-        "data_path": series.fingerprint["path"],
-        "series": Path(series.fingerprint["path"]).stem,
-        "model_description": describe_model(config),
-        "data": series.fingerprint,
-        "data_notes": list(series.notes),
-        "config": config.to_dict(),
+        **_report_header("backtest", series, config),
         "backtest": {"folds": len(plan), "step": step, "window": window, "refit": refit},
         "split": "backtest",
         **window_summary(series, starts, config),
@@ -472,6 +450,28 @@ def _versions() -> dict[str, str]:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "pandas": pd.__version__,
+    }
+
+
+def _load_training_series(path: Path, config: TrainConfig) -> SeriesData:
+    """The series the config's data settings select from ``path``, its notes logged."""
+    series = load_series(
+        path, time_col=config.time_col, target=config.target, features=config.features, fill=config.fill
+    )
+    _log_notes(series)
+    return series
+
+
+def _report_header(kind: str, series: SeriesData, config: TrainConfig) -> dict[str, Any]:
+    """What every evaluation or backtest report opens with: what was scored, on what data."""
+    return {
+        "kind": kind,
+        "data_path": series.fingerprint["path"],
+        "series": Path(series.fingerprint["path"]).stem,
+        "model_description": describe_model(config),
+        "data": series.fingerprint,
+        "data_notes": list(series.notes),
+        "config": config.to_dict(),
     }
 
 

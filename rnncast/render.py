@@ -7,17 +7,10 @@ from typing import Any
 
 from rich.table import Table
 
-from rnncast.report import format_timestamps, short_stamp
+from rnncast.evaluation import METRIC_LABELS
+from rnncast.report import format_number, format_timestamps
 
-ORIGINAL_COLUMNS = (
-    ("mse", "MSE"),
-    ("rmse", "RMSE"),
-    ("mae", "MAE"),
-    ("mape", "MAPE %"),
-    ("smape", "sMAPE %"),
-    ("mase", "MASE"),
-    ("skill", "skill"),
-)
+ORIGINAL_COLUMNS = METRIC_LABELS
 SCALED_COLUMNS = (("mse", "scaled MSE"), ("rmse", "scaled RMSE"), ("mae", "scaled MAE"))
 
 
@@ -38,31 +31,26 @@ def metrics_table(report: dict[str, Any], title: str = "Held-out test windows") 
     for name, values in report["metrics"].items():
         table.add_row(
             name,
-            *(_number(values[units].get(key)) for key, _ in ORIGINAL_COLUMNS),
-            *(_number(values["scaled"].get(key)) for key, _ in extra),
+            *(format_number(values[units].get(key)) for key, _ in ORIGINAL_COLUMNS),
+            *(format_number(values["scaled"].get(key)) for key, _ in extra),
         )
     return table
 
 
 def folds_table(report: dict[str, Any]) -> Table:
     """A backtest's folds: their span, the model's RMSE and the best baseline's."""
+    from rnncast.reporting import folds_table as fold_rows
+
     units = report.get("verdict_units", "original")
     label = "the data's units" if units == "original" else "scaled units"
+    rows = fold_rows(report["folds"], units)
     table = Table(title=f"Backtest folds (RMSE in {label})", title_justify="left")
-    for heading in ("fold", "trained on", "targets from", "to", "windows", "model", "best baseline", "skill"):
-        table.add_column(heading, justify="left" if heading in ("trained on", "best baseline") else "right")
-    for fold in report["folds"]:
-        best = fold.get("best_baseline")
-        table.add_row(
-            str(fold["fold"]),
-            f"{fold['history_rows']} rows from {fold['history_start'][:10]}",
-            short_stamp(fold["first_target_time"]),
-            short_stamp(fold["last_target_time"]),
-            str(fold["windows"]),
-            _number(fold["metrics"]["model"][units]["rmse"]),
-            f"{best} {_number(fold['metrics'][best][units]['rmse'])}" if best else "",
-            _number(fold.get("skill_vs_best_baseline")),
+    for heading in rows.header:
+        table.add_column(
+            heading, justify="left" if heading in ("trained on", "best baseline RMSE") else "right"
         )
+    for row in rows.rows:
+        table.add_row(*row)
     return table
 
 
@@ -106,7 +94,7 @@ def forecast_table(frame: Any, title: str, time_format: str | None = None) -> Ta
         table.add_column(str(column), justify="right")
     stamps = format_timestamps(frame.index, time_format)
     for stamp, row in zip(stamps, frame.itertuples(index=False), strict=True):
-        table.add_row(stamp, *(_number(v) for v in row))
+        table.add_row(stamp, *(format_number(v) for v in row))
     return table
 
 
@@ -151,7 +139,7 @@ def info_text(info: dict[str, Any]) -> str:
     ]
     if report.get("metrics"):
         rmse = {name: units["original"]["rmse"] for name, units in report["metrics"].items()}
-        lines.append(("test RMSE", ", ".join(f"{k} {_number(v)}" for k, v in rmse.items())))
+        lines.append(("test RMSE", ", ".join(f"{k} {format_number(v)}" for k, v in rmse.items())))
         lines.append(("verdict", verdict_line(report)))
     width = max(len(k) for k, _ in lines)
     return "\n".join(f"{k.rjust(width)}: {v}" for k, v in lines)
@@ -169,11 +157,3 @@ def _network(info: dict[str, Any]) -> str:
         f"{config['layers']} x {cell}({config['units']}), dropout {config['dropout']}, "
         f"{'residual ' if config.get('residual') else ''}dense head; {info['model']['parameters']} parameters"
     )
-
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if value == 0 or 1e-3 <= abs(value) < 1e7:
-        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
-    return f"{value:.4g}"

@@ -26,6 +26,16 @@ def format_timestamps(index: pd.DatetimeIndex, time_format: str | None = None) -
     return [stamp.isoformat() for stamp in index]
 
 
+def format_number(value: float | None) -> str:
+    """A metric for people: 4 decimals, thousands separators, scientific when tiny or huge."""
+    if value is None:
+        return "n/a"
+    value = float(value)
+    if value == 0 or 1e-3 <= abs(value) < 1e7:
+        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
+    return f"{value:.4g}"
+
+
 def short_stamp(iso: Any) -> str:
     """An ISO time stamp without a midnight time of day, so dates read as dates."""
     text = str(iso)

@@ -21,21 +21,13 @@ import numpy as np
 import pandas as pd
 
 from rnncast.errors import UsageError
-from rnncast.evaluation import ScoredWindows
+from rnncast.evaluation import METRIC_LABELS, ScoredWindows
 from rnncast.fileio import new_staging_directory, replace_directory, to_json
-from rnncast.report import format_timestamps, short_stamp
+from rnncast.report import format_number, format_timestamps, short_stamp
 
 REPORT_FORMAT = 1
 DOCUMENTS = ("report.json", "report.md", "report.html", "forecasts.csv")
-METRIC_COLUMNS = (
-    ("mse", "MSE"),
-    ("rmse", "RMSE"),
-    ("mae", "MAE"),
-    ("mape", "MAPE %"),
-    ("smape", "sMAPE %"),
-    ("mase", "MASE"),
-    ("skill", "skill"),
-)
+METRIC_COLUMNS = METRIC_LABELS
 MAX_PLOTTED_TARGETS = 8
 
 
@@ -262,7 +254,7 @@ def metrics_table(metrics: dict[str, Any], units: str) -> Table:
     """Overall metrics, one row per forecaster."""
     header = ["forecaster", *(label for _, label in METRIC_COLUMNS)]
     rows = [
-        [name, *(_format(values[units].get(key)) for key, _ in METRIC_COLUMNS)]
+        [name, *(format_number(values[units].get(key)) for key, _ in METRIC_COLUMNS)]
         for name, values in metrics.items()
     ]
     return Table(header, rows)
@@ -275,7 +267,9 @@ def per_target_table(per_target: dict[str, Any]) -> Table:
     for target, by_name in per_target.items():
         for name, values in by_name.items():
             original = values["original"]
-            rows.append([target, name, *(_format(original.get(k)) for k in ("rmse", "mae", "mase", "skill"))])
+            rows.append(
+                [target, name, *(format_number(original.get(k)) for k in ("rmse", "mae", "mase", "skill"))]
+            )
     return Table(["target", "forecaster", "RMSE", "MAE", "MASE", "skill"], rows)
 
 
@@ -284,27 +278,42 @@ def per_step_table(per_step: dict[str, Any], units: str) -> Table:
     names = list(per_step)
     horizon = len(per_step[names[0]][units]["rmse"])
     shown = np.unique(np.linspace(0, horizon - 1, min(horizon, 24)).round().astype(int))
-    rows = [[str(step + 1), *(_format(per_step[n][units]["rmse"][step]) for n in names)] for step in shown]
+    rows = [
+        [str(step + 1), *(format_number(per_step[n][units]["rmse"][step]) for n in names)] for step in shown
+    ]
     return Table(["step", *(f"{n} RMSE" for n in names)], rows)
 
 
+FOLD_HEADER = [
+    "fold",
+    "trained on",
+    "targets from",
+    "to",
+    "windows",
+    "model RMSE",
+    "best baseline RMSE",
+    "skill",
+]
+
+
 def folds_table(folds: list[dict[str, Any]], units: str = "original") -> Table:
-    """One row per backtest fold, RMSE in ``units``."""
+    """One row per backtest fold, RMSE in ``units`` (the terminal shows the same rows)."""
     rows = []
     for fold in folds:
         best = fold.get("best_baseline")
         rows.append(
             [
                 str(fold["fold"]),
-                f"{fold['history_rows']} rows from {str(fold['history_start'])[:10]}",
-                f"{short_stamp(fold['first_target_time'])} .. {short_stamp(fold['last_target_time'])}",
+                f"{fold['history_rows']} rows from {short_stamp(fold['history_start'])}",
+                short_stamp(fold["first_target_time"]),
+                short_stamp(fold["last_target_time"]),
                 str(fold["windows"]),
-                _format(fold["metrics"]["model"][units]["rmse"]),
-                f"{best} {_format(fold['metrics'][best][units]['rmse'])}" if best else "",
-                _format(fold.get("skill_vs_best_baseline")),
+                format_number(fold["metrics"]["model"][units]["rmse"]),
+                f"{best} {format_number(fold['metrics'][best][units]['rmse'])}" if best else "",
+                format_number(fold.get("skill_vs_best_baseline")),
             ]
         )
-    return Table(["fold", "history", "targets", "windows", "model RMSE", "best baseline RMSE", "skill"], rows)
+    return Table(FOLD_HEADER, rows)
 
 
 def data_table(report: dict[str, Any]) -> Table:
@@ -422,15 +431,6 @@ def _is_report(path: Path) -> bool:
         return "report_format" in json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError):
         return False
-
-
-def _format(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    value = float(value)
-    if value == 0 or 1e-3 <= abs(value) < 1e7:
-        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
-    return f"{value:.4g}"
 
 
 def _plain(value: Any) -> str:
