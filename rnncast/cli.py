@@ -312,7 +312,9 @@ def evaluate(
     """Held-out metrics of the model beside the naive, seasonal-naive, drift and mean baselines."""
     with _reported_errors(quiet):
         from rnncast import pipeline
+        from rnncast.evaluation import check_required_skill
 
+        check_required_skill(require_skill)
         report = pipeline.evaluate(model, data, report_dir=report_dir)
         _show_report(report, f"{report['model_path']} on {Path(report['data_path']).name}", json_output)
         _finish_report(report, report_dir, require_skill, quiet)
@@ -343,6 +345,9 @@ def backtest(
     with _reported_errors(quiet):
         config = _training_options(**training)
         from rnncast import pipeline
+        from rnncast.evaluation import check_required_skill
+
+        check_required_skill(require_skill)
 
         def announce(number: int, total: int, what: str) -> None:
             _status(quiet, f"fold {number}/{total}: {what} ...")

@@ -315,10 +315,21 @@ def sort_and_deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 def regularise(frame: pd.DataFrame, frequency: str) -> tuple[pd.DataFrame, list[str]]:
     """Put a gappy series on its regular grid (gaps become missing values to fill).
 
-    Business-daily data is left as it is: its gaps are market holidays, not missing data.
+    Business-daily data is left as it is: its gaps are market holidays, not missing data; a
+    gap longer than any market closure (a week) is reported, because windows across it treat
+    its two sides as consecutive days.
     """
     if frequency == "B":
-        return frame, []
+        steps = frame.index.to_series().diff()
+        long = steps[steps > pd.Timedelta(days=7)]
+        if long.empty:
+            return frame, []
+        end = long.idxmax()
+        start = frame.index[frame.index.get_loc(end) - 1]
+        return frame, [
+            f"{len(long)} gap(s) longer than a week in trading-day data (the longest: "
+            f"{start.date()} to {end.date()}); rows on either side are treated as consecutive"
+        ]
     off_grid = off_grid_timestamps(frame.index, frequency)
     if len(off_grid):
         # Irregular timestamps: keep the rows as a sequence rather than invent a grid.

@@ -3,8 +3,9 @@ per horizon step, in original and in scaled units.
 
 All arrays are ``windows x horizon x targets``. "Scaled" errors are divided by the scaler's
 per-target scale (the units the network trained in; z-scores for the standard scaler), which
-makes targets of different magnitudes comparable. Percentage and scaled metrics (MAPE, sMAPE,
-MASE, skill) do not depend on units, so they agree in both.
+makes targets of different magnitudes comparable. MAPE, sMAPE and MASE are unit-free, so they
+agree in both. Skill compares pooled RMSEs: in a backtest, where each fold has its own scaler,
+its scaled value can differ a little from the original one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 
 from rnncast import metrics
 from rnncast.baselines import baseline_forecasts
-from rnncast.errors import QualityGateError
+from rnncast.errors import QualityGateError, UsageError
 from rnncast.metrics import Axis
 from rnncast.windows import target_windows
 
@@ -41,7 +42,8 @@ class ScoredWindows:
     """Forecasts and actuals of the scored windows, kept for forecasts.csv and plots.
 
     ``starts`` are the rows where each window's targets start; ``fold`` numbers the backtest
-    fold of each window (all 1 for a plain evaluation).
+    fold of each window (all 1 for a plain evaluation); ``unit_scale`` (windows x 1 x targets)
+    is the scaler's scale each window was scored with in scaled units.
     """
 
     index: pd.DatetimeIndex
@@ -50,6 +52,7 @@ class ScoredWindows:
     forecasts: dict[str, np.ndarray]
     targets: tuple[str, ...]
     fold: np.ndarray
+    unit_scale: np.ndarray
 
     @property
     def horizon(self) -> int:
@@ -209,11 +212,46 @@ def windows_with_baselines(
     }
 
 
+MIN_RELIABLE_POINTS = 30
+
+
+def evaluation_notes(
+    forecasts: dict[str, np.ndarray], actual: np.ndarray, period: int, lookback: int
+) -> list[str]:
+    """Plain sentences on what the numbers cannot show: baselines left out, too few points."""
+    notes = []
+    if "seasonal_naive" not in forecasts:
+        reason = (
+            "the data's frequency has no season (m = 1); set --seasonal-period if it has one"
+            if period <= 1
+            else f"the first window has fewer than m = {period} rows before it"
+        )
+        notes.append(f"seasonal_naive is left out: {reason}.")
+    if "drift" not in forecasts:
+        notes.append(f"drift is left out: a lookback of {lookback} row has no slope.")
+    scored = int(np.isfinite(actual).sum())
+    if scored < MIN_RELIABLE_POINTS:
+        notes.append(
+            f"only {scored} actual values were scored: differences between forecasters may be chance."
+        )
+    return notes
+
+
 def mase_denominator(history: np.ndarray, period: int) -> tuple[np.ndarray, int]:
     """The MASE scale per target from the in-sample ``history`` (rows x targets) and the
     period it used: ``period``, or 1 (plain naive) when the history is not longer than a season."""
     used = period if len(history) > period else 1
     return metrics.seasonal_naive_mae(history, used), used
+
+
+def check_required_skill(required: float | None) -> None:
+    """Refuse a ``--require-skill`` that can never be compared (NaN or infinite).
+
+    Raises:
+        UsageError: not a finite number.
+    """
+    if required is not None and not math.isfinite(required):
+        raise UsageError(f"--require-skill must be a finite number, got {required}", "use e.g. 0 or 0.05")
 
 
 def check_skill(report: dict[str, Any], required: float) -> None:

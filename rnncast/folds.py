@@ -57,7 +57,8 @@ def plan_folds(
         raise UsageError(
             f"{folds} folds of {step} origins with horizon {horizon} leave {max(first, 0)} rows of "
             f"history before the first fold; training needs at least {minimum_history}",
-            "use fewer --folds, a smaller --step, or a shorter --lookback / --horizon",
+            ("use fewer --folds, a smaller --step" if folds > 1 else "use a smaller --step")
+            + ", a shorter --lookback / --horizon, or more data",
         )
     plan = []
     for number in range(folds):

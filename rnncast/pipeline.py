@@ -33,13 +33,20 @@ from rnncast.bundle import (
 from rnncast.config import TrainConfig
 from rnncast.data import SeriesData, load_series
 from rnncast.errors import DataError, UsageError
-from rnncast.evaluation import ScoredWindows, score_forecasts
+from rnncast.evaluation import ScoredWindows, evaluation_notes, score_forecasts
 from rnncast.fileio import is_replaceable_link, point_link
-from rnncast.fitting import fit_on_history
+from rnncast.fitting import fit_on_history, history_split
 from rnncast.folds import REFIT_POLICIES, default_step, plan_folds
 from rnncast.report import write_forecast_csv
 from rnncast.reporting import check_report_target, write_report_dir
-from rnncast.scoring import WindowForecasts, describe_model, forecast_windows, score_windows, window_summary
+from rnncast.scoring import (
+    WindowForecasts,
+    describe_model,
+    forecast_windows,
+    score_windows,
+    season_of,
+    window_summary,
+)
 from rnncast.training import EpochHook
 from rnncast.windows import Split, chronological_split, default_window_lengths, fit_lookback_to_rows
 
@@ -205,6 +212,11 @@ def evaluate(
             f"the data has no complete {config.horizon}-step window after {test_start} (the held-out period)",
             "pass a file that covers the held-out period to --data",
         )
+    if config.fill == "interpolate" and series.filled is not None and series.filled.any():
+        logger.warning(
+            "gaps were interpolated from the values after them, so some inputs know a little of "
+            "their future: scores near those gaps are optimistic (--fill ffill avoids this)"
+        )
     scores, scored = score_windows(
         attach_model(bundle).model, bundle.scaler, series, starts, config, history_end=int(starts[0])
     )
@@ -267,10 +279,25 @@ def backtest(
             "into backtest inputs",
             "use --fill ffill or --fill drop for backtests",
         )
+    # Too little data for settings the user chose is a usage error; for the defaults, a data error.
+    chosen = config.lookback is not None or config.horizon is not None or step is not None or folds != 5
     config = resolve_window(config, series)
     step = step if step is not None else default_step(len(series), folds, config.test_fraction)
     minimum_history = config.lookback + 2 * config.horizon + 1
-    plan = plan_folds(len(series), config.horizon, folds, step, window, minimum_history)
+    try:
+        plan = plan_folds(len(series), config.horizon, folds, step, window, minimum_history)
+        # Every fold's history is checked before the first one trains for minutes.
+        val_rows = {
+            fold.number: max(round((fold.origin - fold.history_start) * config.val_fraction), config.horizon)
+            for fold in plan
+        }
+        for fold in plan if refit == "each-fold" else plan[:1]:
+            history_split(
+                fold.origin - fold.history_start, val_rows[fold.number], config.lookback, config.horizon
+            )
+    except (UsageError, DataError) as error:
+        hint = error.hint if isinstance(error, UsageError) else _fold_hint(folds)
+        raise (UsageError if chosen else DataError)(error.message, hint) from error
     if refit == "never" and window == "sliding":
         logger.warning("--window sliding has no effect with --refit never (one model, trained once)")
 
@@ -285,15 +312,10 @@ def backtest(
         if fitted is None or refit == "each-fold":
             if on_fold is not None:
                 on_fold(fold.number, len(plan), f"training on rows {fold.history_start}-{fold.origin - 1}")
-            history_rows = fold.origin - fold.history_start
-            val_rows = max(round(history_rows * config.val_fraction), config.horizon)
-            try:
-                # Only the rows before the origin are handed over (leakage is impossible).
-                fitted = fit_on_history(
-                    values[history], series.columns, n_targets, val_rows, config, on_epoch
-                )
-            except DataError as error:
-                raise UsageError(error.message, "use fewer --folds or a smaller --step") from error
+            # Only the rows before the origin are handed over (leakage is impossible).
+            fitted = fit_on_history(
+                values[history], series.columns, n_targets, val_rows[fold.number], config, on_epoch
+            )
             histories.append(fitted.summary.history)
         windows = forecast_windows(fitted.model, fitted.scaler, series, fold.origins, config, history)
         parts.append(windows)
@@ -332,6 +354,7 @@ def backtest(
         **window_summary(series, starts, config),
         "mase_period": parts[-1].mase_period,
         **pooled,
+        "evaluation_notes": evaluation_notes(forecasts, actual, season_of(config, series), config.lookback),
         "folds": fold_reports,
     }
     if report_dir is not None:
@@ -342,6 +365,7 @@ def backtest(
             forecasts,
             series.targets,
             np.concatenate([np.full(len(fold.origins), fold.number) for fold in plan]),
+            np.concatenate([part.unit_scale for part in parts]),
         )
         write_report_dir(Path(report_dir), report, scored, histories)
     return report
@@ -451,6 +475,11 @@ def _versions() -> dict[str, str]:
         "numpy": np.__version__,
         "pandas": pd.__version__,
     }
+
+
+def _fold_hint(folds: int) -> str:
+    fewer = "use fewer --folds, a smaller --step" if folds > 1 else "use a smaller --step"
+    return f"{fewer}, a shorter --lookback / --horizon, or more data"
 
 
 def _load_training_series(path: Path, config: TrainConfig) -> SeriesData:

@@ -68,7 +68,7 @@ def verdict_line(report: dict[str, Any]) -> str:
 
 def metric_notes(report: dict[str, Any]) -> list[str]:
     """What a reader needs to trust the table: skipped zeros in MAPE, the MASE season."""
-    notes = []
+    notes = list(report.get("evaluation_notes", []))
     unobserved = report.get("unobserved_actuals_skipped")
     if unobserved:
         notes.append(
@@ -138,8 +138,10 @@ def info_text(info: dict[str, Any]) -> str:
         ("versions", ", ".join(f"{k} {v}" for k, v in info["versions"].items())),
     ]
     if report.get("metrics"):
-        rmse = {name: units["original"]["rmse"] for name, units in report["metrics"].items()}
-        lines.append(("test RMSE", ", ".join(f"{k} {format_number(v)}" for k, v in rmse.items())))
+        units = report.get("verdict_units", "original")
+        rmse = {name: values[units]["rmse"] for name, values in report["metrics"].items()}
+        label = "test RMSE" if units == "original" else "test RMSE (scaled)"
+        lines.append((label, ", ".join(f"{k} {format_number(v)}" for k, v in rmse.items())))
         lines.append(("verdict", verdict_line(report)))
     width = max(len(k) for k, _ in lines)
     return "\n".join(f"{k.rjust(width)}: {v}" for k, v in lines)

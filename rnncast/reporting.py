@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from rnncast.fileio import new_staging_directory, replace_directory, to_json
 from rnncast.report import format_number, format_timestamps, short_stamp
 
 REPORT_FORMAT = 1
+# Files desktops drop into any folder a user opens; a report directory may hold them.
+DESKTOP_LITTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 DOCUMENTS = ("report.json", "report.md", "report.html", "forecasts.csv")
 METRIC_COLUMNS = METRIC_LABELS
 MAX_PLOTTED_TARGETS = 8
@@ -63,8 +66,11 @@ def check_report_target(directory: Path) -> None:
             f"--report-dir {str(directory)!r} is inside a model bundle", "write the report outside the bundle"
         )
     if not directory.exists():
+        _check_creatable(directory)
         return
-    entries = [p.name for p in directory.iterdir()]
+    if not os.access(directory.parent, os.W_OK):
+        raise UsageError(f"--report-dir {str(directory)!r} cannot be replaced", "choose a writable directory")
+    entries = [p.name for p in directory.iterdir() if p.name not in DESKTOP_LITTER]
     foreign = [n for n in entries if n not in DOCUMENTS and not n.endswith(".png")]
     if foreign or (entries and not _is_report(directory / "report.json")):
         raise UsageError(
@@ -74,6 +80,19 @@ def check_report_target(directory: Path) -> None:
         )
     if (directory / "metadata.json").exists():
         raise UsageError(f"--report-dir {str(directory)!r} is a model bundle", "choose another directory")
+
+
+def _check_creatable(directory: Path) -> None:
+    """The nearest existing ancestor must be a writable directory (checked before any work)."""
+    ancestor = directory.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+        raise UsageError(
+            f"--report-dir {str(directory)!r} cannot be created "
+            f"({str(ancestor)!r} is not a writable directory)",
+            "choose a writable directory",
+        )
 
 
 def write_report_dir(
@@ -113,8 +132,9 @@ def write_report_dir(
 
 def forecasts_csv(scored: ScoredWindows) -> str:
     """Every scored forecast, one row per window, step and target: ``fold, origin`` (the
-    last known row), ``time`` (the forecast's target time), ``step, target, actual``, then
-    one column per forecaster. RMSE recomputed from these columns matches the report."""
+    last known row), ``time`` (the forecast's target time), ``step, target, actual, scale``
+    (the scaler's scale: scaled error = error / scale), then one column per forecaster. Every
+    metric recomputed from these columns matches the report."""
     windows, horizon, n_targets = scored.actual.shape
     index = scored.index
     rows_at = (scored.starts[:, None] + np.arange(horizon)[None, :])[:, :, None]  # target rows
@@ -133,6 +153,7 @@ def forecasts_csv(scored: ScoredWindows) -> str:
             "step": flat(np.arange(1, horizon + 1)[None, :, None]),
             "target": np.asarray(scored.targets)[flat(np.arange(n_targets)[None, None, :])],
             "actual": scored.actual.reshape(-1),
+            "scale": flat(scored.unit_scale),
             **{name: values.reshape(-1) for name, values in scored.forecasts.items()},
         }
     )
@@ -409,13 +430,22 @@ def _caption(name: str) -> str:
     }.get(name, name)
 
 
+BASELINE_DEFINITIONS = {
+    "naive": "naive repeats the last value",
+    "seasonal_naive": "seasonal_naive repeats the value one season (m = {m} steps) earlier",
+    "drift": "drift extends the line through the first and last value of the lookback window",
+    "mean": "mean repeats the lookback window's mean",
+}
+
+
 def _definitions(report: dict[str, Any]) -> list[str]:
     skipped = report.get("mape_skipped_zero_actuals", 0)
+    present = [name for name in BASELINE_DEFINITIONS if name in report["metrics"]]
+    described = "; ".join(BASELINE_DEFINITIONS[n].format(m=report["seasonal_period"]) for n in present)
     texts = [
         "Baselines use only values before each forecast origin, on exactly the model's windows: "
-        "naive repeats the last value; seasonal_naive repeats the value one season "
-        f"(m = {report['seasonal_period']} steps) earlier; drift extends the line through the first and "
-        "last value of the lookback window; mean repeats the lookback window's mean.",
+        + described
+        + ".",
         "MAPE = 100·mean(|y−ŷ|/|y|) over non-zero actuals"
         + (f" ({skipped} zero actuals skipped)" if skipped else "")
         + "; sMAPE = mean(200·|y−ŷ|/(|y|+|ŷ|)) (M4); "
@@ -423,7 +453,12 @@ def _definitions(report: dict[str, Any]) -> list[str]:
         f"skill = 1 − RMSE / RMSE of {report.get('best_baseline', 'the best baseline')} "
         "(above 0: better than it).",
     ]
-    return texts
+    unobserved = report.get("unobserved_actuals_skipped", 0)
+    if unobserved:
+        texts.append(
+            f"{unobserved} actual values were missing in the data (filled by --fill) and are not scored."
+        )
+    return texts + list(report.get("evaluation_notes", []))
 
 
 def _is_report(path: Path) -> bool:

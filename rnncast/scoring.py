@@ -13,7 +13,13 @@ import numpy as np
 
 from rnncast.config import TrainConfig
 from rnncast.data import SeriesData
-from rnncast.evaluation import ScoredWindows, mase_denominator, score_forecasts, windows_with_baselines
+from rnncast.evaluation import (
+    ScoredWindows,
+    evaluation_notes,
+    mase_denominator,
+    score_forecasts,
+    windows_with_baselines,
+)
 from rnncast.frequency import seasonal_period
 from rnncast.windows import Scaler, target_windows
 
@@ -84,6 +90,9 @@ def score_windows(
         **window_summary(series, starts, config),
         "mase_period": windows.mase_period,
         **scores,
+        "evaluation_notes": evaluation_notes(
+            windows.forecasts, windows.actual, season_of(config, series), config.lookback
+        ),
     }
     scored = ScoredWindows(
         series.index,
@@ -92,6 +101,7 @@ def score_windows(
         windows.forecasts,
         series.targets,
         np.ones(len(starts), dtype=np.int64),
+        windows.unit_scale,
     )
     return report, scored
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import rnncast
-from rnncast.errors import UsageError
+from rnncast.errors import DataError, UsageError
 from rnncast.folds import default_step, plan_folds
 from tests.conftest import FAST
 
@@ -146,3 +146,17 @@ def test_several_targets_are_judged_in_scaled_units(prices_csv: Path) -> None:
 def test_folds_and_step_must_be_positive(prices_csv: Path, folds: int, step: int | None) -> None:
     with pytest.raises(UsageError, match="at least 1"):
         rnncast.backtest(prices_csv, folds=folds, step=step, **WINDOW, **FAST)
+
+
+def test_too_short_for_the_defaults_is_a_data_error(prices_csv: Path, tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    pd.read_csv(prices_csv).head(20).to_csv(path, index=False)  # a month of trading days
+    with pytest.raises(DataError, match="rows of history"):
+        rnncast.backtest(path, **FAST)
+
+
+def test_left_out_baselines_are_named(prices_csv: Path) -> None:
+    report = rnncast.backtest(prices_csv, folds=1, step=5, seasonal_period=1, refit="never", **WINDOW, **FAST)
+    assert "seasonal_naive" not in report["metrics"]
+    notes = " ".join(report["evaluation_notes"])
+    assert "seasonal_naive is left out" in notes and "only 25 actual values" in notes

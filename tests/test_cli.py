@@ -100,6 +100,8 @@ def test_quality_gate_fails_a_model_that_loses_to_the_naive_forecast(
     assert "does NOT beat" in result.stdout
     assert (report_dir / "report.html").exists()  # the report explains the failure
     assert run("evaluate", "--model", bundle, "--require-skill", "-1000").exit_code == 0
+    nan = run("evaluate", "--model", bundle, "--require-skill", "nan")
+    assert_one_line_error(nan, ExitCode.USAGE, "--require-skill must be a finite number")
 
 
 def test_backtest_command(prices_csv: Path) -> None:

@@ -558,3 +558,16 @@ def test_fingerprint_changes_when_the_file_changes(tmp_path: Path) -> None:
 
     assert first["sha256"] != second["sha256"]
     assert first["rows"] == second["rows"] == 4
+
+
+def test_a_month_missing_from_trading_days_is_reported(tmp_path: Path) -> None:
+    frame = stock_frame()
+    holed = frame[(frame["Date"] < "2024-01-20") | (frame["Date"] > "2024-02-10")]
+    path = tmp_path / "holed.csv"
+    holed.to_csv(path, index=False)
+    series = load_series(path)
+    assert series.frequency == "B"
+    assert any("2024-01-19 to 2024-02-12" in note for note in series.notes)
+    plain = tmp_path / "plain.csv"
+    frame.to_csv(plain, index=False)
+    assert not any("gap" in note for note in load_series(plain).notes)  # holidays are not gaps

@@ -72,9 +72,27 @@ def test_mase_denominator_falls_back_to_naive_for_short_history() -> None:
     assert scale.tolist() == [1.5]
 
 
+def test_each_target_is_compared_with_its_own_best_baseline() -> None:
+    actual = np.array([[[10.0, 100.0]]])  # one window, one step, two targets
+    forecasts = {
+        "model": np.array([[[11.0, 104.0]]]),
+        "naive": np.array([[[12.0, 102.0]]]),  # best for the second target
+        "mean": np.array([[[10.5, 110.0]]]),  # best for the first target
+    }
+    report = score_forecasts(actual, forecasts, ("a", "b"), np.array([1.0, 10.0]), np.array([1.0, 1.0]))
+    assert report["per_target_best_baseline"] == {"a": "mean", "b": "naive"}
+    assert report["per_target"]["a"]["model"]["original"]["skill"] == pytest.approx(1 - 1.0 / 0.5)
+    assert report["per_target"]["b"]["model"]["original"]["skill"] == pytest.approx(1 - 4.0 / 2.0)
+    # overall, two targets: scaled units decide (errors a: 1, 2, .5; b: .4, .2, 1)
+    assert report["verdict_units"] == "scaled"
+    assert report["best_baseline"] == "mean"  # mean sq. (0.25 + 1) / 2 < naive (4 + 0.04) / 2
+
+
 def test_quality_gate() -> None:
     report = _two_step_report()
     check_skill(report, 0.0)  # the model beats naive
+    with pytest.raises(QualityGateError, match="not above"):
+        check_skill({**report, "skill_vs_best_baseline": 0.0}, 0.0)  # a tie is not a win
     with pytest.raises(QualityGateError, match="not above the required"):
         check_skill(report, 0.9)
     with pytest.raises(QualityGateError, match="undefined"):

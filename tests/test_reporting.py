@@ -62,7 +62,7 @@ def test_forecasts_csv_reproduces_the_reported_metrics(evaluation: tuple[dict, P
     report, report_dir = evaluation
     forecasts = pd.read_csv(report_dir / "forecasts.csv")
     assert len(forecasts) == report["windows"] * 5
-    assert list(forecasts.columns[:6]) == ["fold", "origin", "time", "step", "target", "actual"]
+    assert list(forecasts.columns[:7]) == ["fold", "origin", "time", "step", "target", "actual", "scale"]
     for name in report["metrics"]:
         errors = forecasts["actual"] - forecasts[name]
         assert np.sqrt(np.mean(errors**2)) == pytest.approx(
@@ -72,9 +72,21 @@ def test_forecasts_csv_reproduces_the_reported_metrics(evaluation: tuple[dict, P
     step_two = forecasts[forecasts["step"] == 2]
     rmse = np.sqrt(np.mean((step_two["actual"] - step_two["naive"]) ** 2))
     assert rmse == pytest.approx(report["per_step"]["naive"]["original"]["rmse"][1], rel=1e-6)
-    # the origin is the last known row, the day before the first target of the window
+    scaled_errors = (forecasts["actual"] - forecasts["model"]) / forecasts["scale"]
+    assert np.sqrt(np.mean(scaled_errors**2)) == pytest.approx(
+        report["metrics"]["model"]["scaled"]["rmse"], rel=1e-6
+    )
+
+
+def test_forecast_origins_are_the_last_known_rows(evaluation: tuple[dict, Path], prices_csv: Path) -> None:
+    report, report_dir = evaluation
+    forecasts = pd.read_csv(report_dir / "forecasts.csv")
+    dates = list(pd.read_csv(prices_csv)["Date"])
+    first_target = dates.index(report["first_target_time"][:10])
     first = forecasts.iloc[0]
-    assert pd.Timestamp(first["origin"]) < pd.Timestamp(first["time"])
+    assert (first["origin"], first["time"]) == (dates[first_target - 1], dates[first_target])
+    later = forecasts[(forecasts["step"] == 3)].iloc[10]  # window 11, third step
+    assert (later["origin"], later["time"]) == (dates[first_target + 9], dates[first_target + 12])
 
 
 def test_html_report_is_self_contained(evaluation: tuple[dict, Path]) -> None:
@@ -114,10 +126,14 @@ def test_an_earlier_report_is_replaced_but_other_directories_are_refused(
     assert [p.name for p in precious.iterdir()] == ["thesis.txt"]
     with pytest.raises(UsageError, match="inside a model bundle"):
         rnncast.evaluate(bundle, report_dir=Path(bundle) / "report")
+    (report_dir / ".DS_Store").write_bytes(b"\0")  # a desktop looked at the folder
+    rnncast.evaluate(bundle, report_dir=report_dir)
     a_file = tmp_path / "report.txt"
     a_file.write_text("")
     with pytest.raises(UsageError, match="not a directory"):
         rnncast.evaluate(bundle, report_dir=a_file)
+    with pytest.raises(UsageError, match="cannot be created"):
+        rnncast.backtest(a_file.parent / "data.csv", report_dir=a_file / "sub")  # before any loading
 
 
 def test_several_targets_get_a_plot_and_a_table_each(prices_csv: Path, tmp_path: Path) -> None:
@@ -147,5 +163,10 @@ def test_evaluate_on_recent_rows_still_has_an_in_sample_mase(
     path = Path(report["model_path"]).parent / "recent.csv"
     recent.to_csv(path, index=False)
     fresh = rnncast.evaluate(report["model_path"], data=path)
-    assert fresh["metrics"]["model"]["original"]["mase"] is not None
     assert fresh["mase_period"] == 5
+    # in-sample = the rows of this file before its first scored window, never the scored ones
+    first = list(recent["Date"]).index(fresh["first_target_time"][:10])
+    history = recent["Close"].to_numpy()[:first]
+    scale = np.mean(np.abs(history[5:] - history[:-5]))
+    naive_mae = fresh["metrics"]["naive"]["original"]["mae"]
+    assert fresh["metrics"]["naive"]["original"]["mase"] == pytest.approx(naive_mae / scale, rel=1e-9)
