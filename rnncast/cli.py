@@ -76,6 +76,10 @@ class Device(StrEnum):
     gpu = "gpu"
 
 
+DataArgument = Annotated[
+    Path,
+    typer.Argument(metavar="DATA", help="CSV or Parquet file with a time column.", show_default=False),
+]
 ModelPath = Annotated[Path, typer.Option("--model", "-m", help="Model bundle directory.")]
 DataOption = Annotated[
     Path | None,
@@ -208,7 +212,7 @@ def _with_training_options(command: Callable[..., None]) -> Callable[..., None]:
 @app.command()
 @_with_training_options
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with a time column.", show_default=False)],
+    data: DataArgument,
     training: dict[str, Any],
     out: Annotated[
         Path | None, typer.Option(help="Bundle directory [default: runs/<data file stem>].")
@@ -323,7 +327,7 @@ def evaluate(
 @app.command()
 @_with_training_options
 def backtest(
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file with a time column.", show_default=False)],
+    data: DataArgument,
     training: dict[str, Any],
     folds: Annotated[int, typer.Option(help="Number of rolling-origin folds.")] = 5,
     step: Annotated[
@@ -495,8 +499,24 @@ def _epoch_progress(quiet: bool) -> Iterator[Any]:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: runs the app, and prints a mistyped command line (unknown
+    option, missing argument, bad choice) as one ``error:`` line with exit code 2, like every
+    other rnncast error, instead of the framework's three-line usage block."""
+    try:
+        result = app(standalone_mode=False)
+    except Exception as error:
+        message = getattr(error, "format_message", None)
+        if not callable(message) or not isinstance(getattr(error, "exit_code", None), int):
+            raise
+        if type(error).__name__ == "NoArgsIsHelpError":  # bare `rnncast`: the help, as before
+            sys.stderr.write(message() + "\n")
+            sys.exit(error.exit_code)
+        context = getattr(error, "ctx", None)
+        command = context.command_path if context is not None else "rnncast"
+        line = f"{message().rstrip('.')}. See '{command} --help'."
+        stderr.print(Text("error: ", style="bold red") + Text(line))
+        sys.exit(error.exit_code)
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 if __name__ == "__main__":

@@ -206,6 +206,14 @@ def test_installed_console_script_runs_end_to_end(prices_csv: Path, tmp_path: Pa
         [exe, "forecast", "--model", "runs/none"], cwd=tmp_path, capture_output=True, text=True
     )
     assert missing.returncode == ExitCode.MODEL and missing.stderr.count("\n") == 1
+    for mistyped in (["train", str(prices_csv), "--epoch", "2"], ["backtest"], ["evaluate", "--folds", "2"]):
+        usage = subprocess.run([exe, *mistyped], cwd=tmp_path, capture_output=True, text=True)
+        assert usage.returncode == ExitCode.USAGE, usage.stderr
+        assert usage.stderr.count("\n") == 1 and usage.stderr.startswith("error: "), usage.stderr
+        assert "--help" in usage.stderr
+    bare = subprocess.run([exe], cwd=tmp_path, capture_output=True, text=True)
+    assert "Commands" in bare.stderr and "backtest" in bare.stderr  # bare rnncast shows the help
+    assert subprocess.run([exe, "--version"], capture_output=True, text=True).returncode == 0
 
 
 def test_device_gpu_without_a_gpu_is_a_clear_error(prices_csv: Path, tmp_path: Path) -> None:
