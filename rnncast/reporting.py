@@ -24,6 +24,7 @@ import pandas as pd
 from rnncast.errors import UsageError
 from rnncast.evaluation import METRIC_LABELS, ScoredWindows
 from rnncast.fileio import new_staging_directory, replace_directory, to_json
+from rnncast.render import verdict_line
 from rnncast.report import format_number, format_timestamps, short_stamp
 
 REPORT_FORMAT = 1
@@ -257,18 +258,8 @@ def report_blocks(report: dict[str, Any], plot_names: list[str]) -> list[Block]:
 
 
 def verdict_sentence(report: dict[str, Any]) -> str:
-    """Which baseline won, and plainly whether the model beat it."""
-    best = report.get("best_baseline")
-    if best is None:
-        return "No baseline could be computed for these windows."
-    skill = report.get("skill_vs_best_baseline")
-    skill_text = f"skill {skill:+.1%} in RMSE" if skill is not None else "skill undefined"
-    if report.get("model_beats_best_baseline"):
-        return f"The model beats the best baseline, {best} ({skill_text})."
-    return (
-        f"The model does NOT beat the best baseline, {best} ({skill_text}): "
-        f"use {best} instead of this model, or retrain it."
-    )
+    """Which baseline won, and plainly whether the model beat it (the terminal's verdict)."""
+    return verdict_line(report) or "No baseline could be computed for these windows."
 
 
 def metrics_table(metrics: dict[str, Any], units: str) -> Table:
