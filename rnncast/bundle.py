@@ -17,14 +17,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import re
 import shutil
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from rnncast import backend
+from rnncast import __version__, backend
 from rnncast.config import TrainConfig
 from rnncast.errors import BundleError, RnncastError, UsageError
 from rnncast.fileio import (
@@ -50,6 +53,12 @@ HISTORY_FILE = "history.csv"
 BUNDLE_FILES = (MODEL_FILE, SCALER_FILE, METADATA_FILE, REPORT_FILE, HISTORY_FILE)
 CHECKSUMMED_FILES = (MODEL_FILE, SCALER_FILE, REPORT_FILE, HISTORY_FILE)
 REQUIRED_METADATA = ("config", "data", "model", "split", "training", "versions")
+# What a Keras 3 model archive holds; anything else in model.keras is refused.
+ARCHIVE_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
+# Keras objects that carry Python code: refused even though safe_mode would refuse them too.
+CODE_CARRIERS = ("Lambda", "__lambda__", "function", "TFSMLayer")
+
+logger = logging.getLogger("rnncast")
 
 
 @dataclass
@@ -199,6 +208,8 @@ def load_bundle(path: str | Path, *, with_model: bool = True) -> Bundle:
             "upgrade rnncast: pip install -U rnncast",
         )
     verify_checksums(directory, metadata)
+    check_versions(directory, metadata)
+    check_model_archive(directory / MODEL_FILE)  # cheap (JSON only): info refuses hostile files too
     scaler = Scaler.from_dict(_read_json(directory, SCALER_FILE))
     report = _read_json(directory, REPORT_FILE)
     bundle = Bundle(directory, metadata, scaler, report)
@@ -253,6 +264,94 @@ def metadata_problem(metadata: dict[str, Any]) -> str | None:
     return None
 
 
+def check_versions(directory: Path, metadata: dict[str, Any]) -> None:
+    """Refuse a bundle whose model this Keras cannot read; note one made by a newer rnncast.
+
+    Bundles of the same format_version from other rnncast releases load as they are (the
+    format is the contract); a model saved by another major version of Keras does not.
+    """
+    versions = metadata.get("versions")
+    if not isinstance(versions, dict):
+        return  # reported as missing metadata by the caller
+    saved_keras = _release(versions.get("keras"))
+    if saved_keras and saved_keras[0] != 3:
+        raise BundleError(
+            f"the model in {directory} was saved by Keras {versions['keras']}; rnncast uses Keras 3",
+            "retrain the model with this rnncast",
+        )
+    made_by = versions.get("rnncast")
+    if _release(made_by) > _release(__version__):
+        logger.warning(
+            "bundle %s was made by rnncast %s, newer than this rnncast %s; it uses the same bundle "
+            "format, but upgrading is safer (pip install -U rnncast)",
+            directory,
+            made_by,
+            __version__,
+        )
+
+
+def _release(version: Any) -> tuple[int, ...]:
+    """The leading numbers of a version string (``"3.15.1rc1"`` -> ``(3, 15, 1)``); () if none."""
+    if not isinstance(version, str):
+        return ()
+    return tuple(int(part) for part in re.findall(r"\d+", version.split("+")[0])[:3])
+
+
+def check_model_archive(model_path: Path) -> None:
+    """Refuse a ``model.keras`` that refers to anything but Keras' own built-in objects.
+
+    rnncast's networks are built from built-in layers only, so a Lambda layer, a function or a
+    custom class in the archive means the file was not written by rnncast: it is refused by
+    reading its JSON config, before Keras deserialises anything (``safe_mode=True`` is the
+    second line of defence).
+
+    Raises:
+        BundleError: not a Keras archive, unexpected members, or foreign objects.
+    """
+    try:
+        with zipfile.ZipFile(model_path) as archive:
+            unexpected = [n for n in archive.namelist() if n not in ARCHIVE_MEMBERS]
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(
+            f"{MODEL_FILE} in {model_path.parent} is not a Keras model archive ({exc})",
+            "retrain the model or restore the bundle from a good copy",
+        ) from exc
+    if unexpected:
+        raise BundleError(
+            f"{MODEL_FILE} in {model_path.parent} holds unexpected files ({', '.join(unexpected[:3])})",
+            "retrain the model; do not use bundles from untrusted sources",
+        )
+    foreign = _foreign_objects(config)
+    if foreign:
+        raise BundleError(
+            f"{MODEL_FILE} in {model_path.parent} refers to {foreign}, which rnncast never saves and "
+            "will not load (it could run code)",
+            "retrain the model with rnncast; do not use bundles from untrusted sources",
+        )
+
+
+def _foreign_objects(node: Any) -> str | None:
+    """The first object in a Keras config that is not one of Keras' own, described; or None."""
+    if isinstance(node, list):
+        return next((found for item in node if (found := _foreign_objects(item))), None)
+    if not isinstance(node, dict):
+        return None
+    name = node.get("class_name")
+    if isinstance(name, str):
+        module = node.get("module")
+        registered = node.get("registered_name")
+        if name in CODE_CARRIERS:
+            return f"a {name} object"
+        if module is None and name != "__keras_tensor__":
+            return f"an object {name!r} of no module"
+        if module is not None and not (isinstance(module, str) and re.fullmatch(r"keras(\.\w+)*", module)):
+            return f"a custom object {module}.{name}"
+        if registered is not None and registered != name:
+            return f"a registered custom object {registered!r}"
+    return next((found for value in node.values() if (found := _foreign_objects(value))), None)
+
+
 def attach_model(bundle: Bundle) -> Bundle:
     """Load the bundle's Keras model (imports TensorFlow) if it is not loaded yet."""
     if bundle.model is None:
@@ -293,6 +392,7 @@ def _read_json(directory: Path, name: str) -> dict[str, Any]:
 
 
 def _load_keras_model(model_path: Path, config: TrainConfig, n_inputs: int, n_targets: int) -> keras.Model:
+    check_model_archive(model_path)
     keras = backend.keras()
 
     try:

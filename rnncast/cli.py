@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,7 +35,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad data, 4 bad or missing model bundle, "
-    "5 quality gate (--require-skill) failed, 6 training failed. RNNCAST_DEBUG=1 shows tracebacks.",
+    "5 quality gate (--require-skill) failed, 6 training failed, 7 not enough memory. "
+    "RNNCAST_DEBUG=1 shows tracebacks.",
 )
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -158,9 +160,17 @@ def _training_options(
     device: Annotated[Device, typer.Option(help="auto uses a GPU when TensorFlow sees one.")] = Device(
         DEFAULTS.device
     ),
-) -> TrainConfig:
-    """The training options shared by ``train`` and ``backtest``, as a config (validated)."""
-    return TrainConfig(
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="JOB.toml",
+            help="TOML file of settings (these option names, e.g. units = 32); options given here win.",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """The training options shared by ``train``, ``check`` and ``backtest``, as config fields."""
+    return dict(
         time_col=time_col,
         target=tuple(target or ()),
         features=tuple([features] if features else ()),
@@ -187,25 +197,55 @@ def _training_options(
     )
 
 
+@dataclass(frozen=True)
+class TrainingOptions:
+    """The shared training options as given: their values, which of them the command line set
+    (a job file's value yields only to those), and the job file."""
+
+    values: dict[str, Any]
+    explicit: frozenset[str]
+    job_file: Path | None
+
+    def config(self) -> TrainConfig:
+        """The validated config: defaults, then the job file, then the command line's options."""
+        settings = _training_options(**self.values)
+        if self.job_file is not None:
+            from rnncast.jobfile import read_job_file
+
+            from_file = read_job_file(self.job_file)
+            settings.update({k: v for k, v in from_file.items() if k not in self.explicit})
+        return TrainConfig(**settings)
+
+
 def _with_training_options(command: Callable[..., None]) -> Callable[..., None]:
     """Give ``command`` every option of :func:`_training_options`, passed on as ``training``
-    (a dict), so ``train`` and ``backtest`` share one definition of names, help and defaults."""
+    (:class:`TrainingOptions`), so ``train``, ``check`` and ``backtest`` share one definition
+    of names, help and defaults."""
     shared = inspect.signature(_training_options, eval_str=True).parameters
     own = [
         p for name, p in inspect.signature(command, eval_str=True).parameters.items() if name != "training"
     ]
     head = [p for p in own if p.default is inspect.Parameter.empty]  # arguments come first
     tail = [p for p in own if p.default is not inspect.Parameter.empty]
+    context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
 
     @functools.wraps(command)
-    def run(**values: Any) -> None:
-        training = {name: values.pop(name) for name in shared}
-        command(**values, training=training)
+    def run(ctx: typer.Context, **values: Any) -> None:
+        given = {name: values.pop(name) for name in shared}
+        job_file = given.pop("config_file")
+        explicit = frozenset(
+            name
+            for name in given
+            if (source := ctx.get_parameter_source(name)) is not None and source.name != "DEFAULT"
+        )
+        command(**values, training=TrainingOptions(given, explicit, job_file))
 
-    run.__signature__ = inspect.Signature([*head, *shared.values(), *tail])  # type: ignore[attr-defined]
+    run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [*head, *shared.values(), *tail, context]
+    )
     annotations = {k: v for k, v in command.__annotations__.items() if k != "training"}
     training_annotations = {k: v for k, v in _training_options.__annotations__.items() if k != "return"}
-    run.__annotations__ = {**annotations, **training_annotations}
+    run.__annotations__ = {**annotations, **training_annotations, "ctx": typer.Context}
     return run
 
 
@@ -213,7 +253,7 @@ def _with_training_options(command: Callable[..., None]) -> Callable[..., None]:
 @_with_training_options
 def train(
     data: DataArgument,
-    training: dict[str, Any],
+    training: TrainingOptions,
     out: Annotated[
         Path | None, typer.Option(help="Bundle directory [default: runs/<data file stem>].")
     ] = None,
@@ -222,7 +262,7 @@ def train(
 ) -> None:
     """Train a model on DATA and save a bundle (runs/<name>/, linked from runs/latest)."""
     with _reported_errors(quiet):
-        config = _training_options(**training)
+        config = training.config()
         from rnncast import pipeline
         from rnncast.render import metric_notes, metrics_table, to_json, verdict_line
 
@@ -328,7 +368,7 @@ def evaluate(
 @_with_training_options
 def backtest(
     data: DataArgument,
-    training: dict[str, Any],
+    training: TrainingOptions,
     folds: Annotated[int, typer.Option(help="Number of rolling-origin folds.")] = 5,
     step: Annotated[
         int | None,
@@ -347,7 +387,7 @@ def backtest(
 ) -> None:
     """Rolling-origin backtest: per fold, fit on the rows before its origin, forecast, score."""
     with _reported_errors(quiet):
-        config = _training_options(**training)
+        config = training.config()
         from rnncast import pipeline
         from rnncast.evaluation import check_required_skill
 
@@ -404,14 +444,51 @@ def _finish_report(
 
 
 @app.command()
-def info(model: ModelPath = LATEST, json_output: JsonFlag = False) -> None:
-    """What a bundle is: data, config, versions, training and metrics. Loads no TensorFlow."""
+@_with_training_options
+def check(
+    data: DataArgument,
+    training: TrainingOptions,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
+) -> None:
+    """Validate DATA and the settings exactly as train would, without training (no TensorFlow)."""
+    with _reported_errors(quiet):
+        config = training.config()
+        from rnncast import pipeline
+        from rnncast.render import check_text, to_json
+
+        summary = pipeline.check(data, config)
+        if json_output:
+            stdout.out(to_json(summary), highlight=False)
+        elif not quiet:
+            stdout.out(check_text(summary), highlight=False)
+
+
+@app.command()
+def info(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[PATH]",
+            help="A model bundle directory, or a data file to sketch from its first and last bytes.",
+            show_default=False,
+        ),
+    ] = None,
+    model: ModelPath = LATEST,
+    json_output: JsonFlag = False,
+) -> None:
+    """What a bundle or a data file is. Loads no TensorFlow; reads only the ends of a data file."""
     with _reported_errors(False):
         from rnncast import pipeline
-        from rnncast.render import info_text, to_json
+        from rnncast.render import info_text, sketch_text, to_json
 
-        details = pipeline.info(model)
-        stdout.out(to_json(details) if json_output else info_text(details), highlight=False)
+        if path is not None and not path.is_dir():
+            details = pipeline.sketch(path)
+            text = sketch_text
+        else:
+            details = pipeline.info(path if path is not None else model)
+            text = info_text
+        stdout.out(to_json(details) if json_output else text(details), highlight=False)
 
 
 @contextlib.contextmanager

@@ -65,6 +65,11 @@ class TrainConfig:
         # Normalise list-like inputs so the dataclass stays hashable and JSON-friendly.
         object.__setattr__(self, "target", _split_names(self.target))
         object.__setattr__(self, "features", _split_names(self.features))
+        for name in ("bidirectional", "residual"):
+            if not isinstance(getattr(self, name), bool):
+                raise SettingError(name, f"must be true or false, got {getattr(self, name)!r}")
+        if self.time_col is not None and not isinstance(self.time_col, str):
+            raise SettingError("time_col", f"must be a column name, got {self.time_col!r}")
         _check_choice("model", self.model, CELL_TYPES)
         _check_choice("scaler", self.scaler, SCALERS)
         _check_choice("fill", self.fill, FILL_POLICIES)
@@ -128,19 +133,25 @@ def _split_names(value: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+class SettingError(UsageError):
+    """One setting has a bad value; ``field`` and ``problem`` let a job file name its key."""
+
+    def __init__(self, field: str, problem: str, hint: str | None = None) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{flag_name(field)} {problem}", hint)
+
+
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise UsageError(
-            f"{flag_name(name)} {value!r} is not supported",
-            f"use one of: {', '.join(choices)}",
-        )
+        raise SettingError(name, f"{value!r} is not supported", f"use one of: {', '.join(choices)}")
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"{flag_name(name)} must be a whole number, got {value!r}")
+        raise SettingError(name, f"must be a whole number, got {value!r}")
     if value < minimum:
-        raise UsageError(f"{flag_name(name)} must be at least {minimum}, got {value}")
+        raise SettingError(name, f"must be at least {minimum}, got {value}")
 
 
 def _check_range(
@@ -153,10 +164,10 @@ def _check_range(
     upper_open: bool = False,
 ) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise UsageError(f"{flag_name(name)} must be a number, got {value!r}")
+        raise SettingError(name, f"must be a number, got {value!r}")
     too_low = value <= low if lower_open else value < low
     too_high = value >= high if upper_open else value > high
     if too_low or too_high:
         left = "(" if lower_open else "["
         right = ")" if upper_open else "]"
-        raise UsageError(f"{flag_name(name)} must be in {left}{low}, {high}{right}, got {value}")
+        raise SettingError(name, f"must be in {left}{low}, {high}{right}, got {value}")

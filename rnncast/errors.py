@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     MODEL = 4  # the model bundle is missing, corrupt or incompatible
     QUALITY_GATE = 5  # the model's skill is below --require-skill
     TRAINING = 6  # training diverged (NaN/inf loss) or the device failed
+    RESOURCES = 7  # the run would not fit in the memory available
     LOCKED = 75  # reserved: another run holds the lock (EX_TEMPFAIL, "try again later")
 
 
@@ -74,3 +75,9 @@ class QualityGateError(RnncastError):
     """The model does not reach the skill the user required (``--require-skill``)."""
 
     exit_code = ExitCode.QUALITY_GATE
+
+
+class ResourceError(RnncastError):
+    """The run would need more memory than the machine (or container) has available."""
+
+    exit_code = ExitCode.RESOURCES

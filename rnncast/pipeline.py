@@ -1,4 +1,4 @@
-"""The Python API: ``train``, ``forecast``, ``evaluate`` and ``info``.
+"""The Python API: ``train``, ``check``, ``forecast``, ``evaluate``, ``backtest``, ``info`` and ``sketch``.
 
 Each function composes the single-concern modules; the CLI and, later, cron jobs call these and
 nothing below them. Notes for the user (filled values, shortened lookback, ...) go to the
@@ -39,6 +39,7 @@ from rnncast.fitting import fit_on_history, history_split
 from rnncast.folds import REFIT_POLICIES, default_step, plan_folds
 from rnncast.report import write_forecast_csv
 from rnncast.reporting import check_report_target, write_report_dir
+from rnncast.resources import RunSize, check_fits_in_memory
 from rnncast.scoring import (
     WindowForecasts,
     describe_model,
@@ -117,16 +118,7 @@ def train(
     _ensure_writable_directory(bundle_path.parent)
 
     series = _load_training_series(data_path, config)
-    window_was_chosen = config.lookback is not None or config.horizon is not None
-    config = resolve_window(config, series)
-    try:
-        split = chronological_split(
-            len(series), config.lookback, config.horizon, config.val_fraction, config.test_fraction
-        )
-    except DataError as error:
-        if window_was_chosen:  # the user's settings are impossible for this file
-            raise UsageError(error.message, error.hint) from error
-        raise
+    config, split = plan_training(series, config)
 
     values = series.frame.to_numpy()
     test_start = split.train_rows + split.val_rows
@@ -164,6 +156,82 @@ def train(
     )
     point_link(latest, bundle_path)
     return TrainResult(bundle_path, metadata, report)
+
+
+def check(data: str | Path, config: TrainConfig | None = None, **settings: Any) -> dict[str, Any]:
+    """Validate ``data`` and the settings exactly as :func:`train` would, without training.
+
+    Reads and validates the whole file, resolves the windows, checks the split and the memory
+    estimate; imports no TensorFlow. Notes go to the ``rnncast`` logger.
+
+    Returns:
+        What training would use: the series' facts, the resolved settings and the split.
+
+    Raises:
+        DataError, UsageError, ResourceError: exactly what ``train`` would raise before training.
+    """
+    config = config or TrainConfig()
+    if settings:
+        config = config.replace(**settings)
+    series = _load_training_series(Path(data), config)
+    config, split = plan_training(series, config)
+    return {
+        "data": series.fingerprint,
+        "data_notes": list(series.notes),
+        "targets": list(series.targets),
+        "features": list(series.features),
+        "lookback": config.lookback,
+        "horizon": config.horizon,
+        "split": _split_summary(split, series.index),
+        "windows": {part: len(split.starts(part)) for part in ("train", "val", "test")},
+        "memory_bytes": _training_size_check(series, config, split),
+        "config": config.to_dict(),
+    }
+
+
+def plan_training(series: SeriesData, config: TrainConfig) -> tuple[TrainConfig, Split]:
+    """Resolve the windows and the chronological split of ``series``, and check that training
+    fits in memory: everything that can refuse a training run, done before it starts.
+
+    Raises:
+        UsageError: the user's lookback/horizon cannot fit this file.
+        DataError: the file is too short for the default windows.
+        ResourceError: the run would not fit in memory.
+    """
+    window_was_chosen = config.lookback is not None or config.horizon is not None
+    config = resolve_window(config, series)
+    assert config.lookback is not None and config.horizon is not None
+    try:
+        split = chronological_split(
+            len(series), config.lookback, config.horizon, config.val_fraction, config.test_fraction
+        )
+    except DataError as error:
+        if window_was_chosen:  # the user's settings are impossible for this file
+            raise UsageError(error.message, error.hint) from error
+        raise
+    _training_size_check(series, config, split)
+    return config, split
+
+
+def _training_size_check(series: SeriesData, config: TrainConfig, split: Split) -> int:
+    """The memory estimate of training on ``series`` and scoring its test split (checked)."""
+    return check_fits_in_memory(_run_size(series, config, len(split.starts("test"))), "training")
+
+
+def _run_size(series: SeriesData, config: TrainConfig, scored_windows: int) -> RunSize:
+    assert config.lookback is not None and config.horizon is not None
+    return RunSize(
+        rows=len(series),
+        columns=len(series.columns),
+        targets=len(series.targets),
+        lookback=config.lookback,
+        horizon=config.horizon,
+        scored_windows=scored_windows,
+        batch_size=config.batch_size,
+        units=config.units,
+        layers=config.layers,
+        directions=2 if config.bidirectional else 1,
+    )
 
 
 def forecast(
@@ -212,6 +280,7 @@ def evaluate(
             f"the data has no complete {config.horizon}-step window after {test_start} (the held-out period)",
             "pass a file that covers the held-out period to --data",
         )
+    check_fits_in_memory(_run_size(series, config, len(starts)), "evaluation")
     if config.fill == "interpolate" and series.filled is not None and series.filled.any():
         logger.warning(
             "gaps were interpolated from the values after them, so some inputs know a little of "
@@ -298,6 +367,8 @@ def backtest(
     except (UsageError, DataError) as error:
         hint = error.hint if isinstance(error, UsageError) else _fold_hint(folds)
         raise (UsageError if chosen else DataError)(error.message, hint) from error
+    scored_windows = sum(len(fold.origins) for fold in plan)
+    check_fits_in_memory(_run_size(series, config, scored_windows), "the backtest")
     if refit == "never" and window == "sliding":
         logger.warning("--window sliding has no effect with --refit never (one model, trained once)")
 
@@ -375,6 +446,13 @@ def info(model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK) -> dict[str, Any]:
     """What a bundle is: data, config, versions, training and metrics (no TensorFlow needed)."""
     bundle = load_bundle(model, with_model=False)
     return {"path": str(bundle.path), **bundle.metadata, "report": bundle.report}
+
+
+def sketch(data: str | Path) -> dict[str, Any]:
+    """What a data file holds, from its first and last bytes only (instant for any size)."""
+    from rnncast.sniffing import sketch_data_file
+
+    return sketch_data_file(data)
 
 
 def load_for_bundle(bundle: Bundle, data: str | Path | None) -> SeriesData:

@@ -38,8 +38,14 @@ def read_table(path: Path) -> tuple[pd.DataFrame, list[str]]:
     if path.suffix.lower() in (".parquet", ".pq"):
         return _read_parquet(path), []
     frame, delimiter = _read_csv(path)
+    return clean_table(frame, delimiter)
+
+
+def clean_table(frame: pd.DataFrame, delimiter: str) -> tuple[pd.DataFrame, list[str]]:
+    """Undo exporters' quirks in a freshly read CSV table; returns it and notes on changes."""
     notes: list[str] = []
     frame = _unwrap_yfinance_header(frame, notes)
+    frame = _rename_repeated_columns(frame, notes)
     frame = _drop_junk_columns(frame)
     frame = _coerce_decorated_numbers(frame, notes, decimal_comma_likely=delimiter == ";")
     return frame, notes
@@ -51,25 +57,15 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     except Exception as exc:  # pyarrow raises many types for a damaged file
         raise DataError(f"{path.name} is not a readable Parquet file ({_first_line(exc)})") from exc
     if isinstance(frame.index, pd.DatetimeIndex):
-        frame = frame.reset_index(names=frame.index.name or "time")
-    frame.columns = [str(c).strip() for c in frame.columns]
+        frame = frame.reset_index(names=frame.index.name or "time", allow_duplicates=True)
+    frame.columns = unique_names([str(c).strip() for c in frame.columns])
     return frame
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
-    if b"\x00" in head:
-        raise DataError(f"{path.name} is binary, not a CSV text file", "export it as CSV or Parquet")
-    encoding = "utf-8-sig"  # also strips a UTF-8 byte-order mark
-    try:
-        head_text = head.decode(encoding)
-    except UnicodeDecodeError as exc:
-        if len(head) == HEAD_BYTES and exc.start >= HEAD_BYTES - 4:
-            head_text = head[: exc.start].decode(encoding)  # a character cut by the read
-        else:
-            encoding = "latin-1"  # legacy spreadsheet exports
-            head_text = head.decode(encoding)
+    encoding, head_text = decode_head(path, head, complete=len(head) < HEAD_BYTES)
     delimiter = sniff_delimiter(head_text)
     try:
         frame = pd.read_csv(
@@ -88,6 +84,27 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     if frame.empty:
         raise DataError(f"{path.name} has a header but no data rows", "add the series' rows")
     return frame, delimiter
+
+
+def decode_head(path: Path, head: bytes, *, complete: bool) -> tuple[str, str]:
+    """The encoding of a CSV file from its first bytes, and those bytes decoded.
+
+    UTF-8 (with or without a byte-order mark) when they decode as such, else Latin-1, the
+    encoding of legacy spreadsheet exports. ``complete`` says ``head`` is the whole file (else
+    a character cut by the read at its end is not held against UTF-8).
+
+    Raises:
+        DataError: the bytes are binary (hold NUL bytes), not text.
+    """
+    if b"\x00" in head:
+        raise DataError(f"{path.name} is binary, not a CSV text file", "export it as CSV or Parquet")
+    encoding = "utf-8-sig"  # also strips a UTF-8 byte-order mark
+    try:
+        return encoding, head.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if not complete and exc.start >= len(head) - 4:
+            return encoding, head[: exc.start].decode(encoding, errors="replace")
+        return "latin-1", head.decode("latin-1")
 
 
 def sniff_delimiter(text: str) -> str:
@@ -109,6 +126,32 @@ def _unwrap_yfinance_header(frame: pd.DataFrame, notes: list[str]) -> pd.DataFra
     notes.append("read a yfinance three-row header")
     frame = frame.iloc[2:].reset_index(drop=True)
     return frame.rename(columns={frame.columns[0]: "Date"})
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """``names`` with repeats renamed the way pandas renames repeated headers (``value.1``):
+    ``value`` and ``value `` are one name once their spaces are stripped."""
+    taken: set[str] = set()
+    unique = []
+    for name in names:
+        candidate, count = name, 0
+        while candidate in taken:
+            count += 1
+            candidate = f"{name}.{count}"
+        taken.add(candidate)
+        unique.append(candidate)
+    return unique
+
+
+def _rename_repeated_columns(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Give columns whose names repeat (after stripping spaces) distinct names, with a note."""
+    names = [str(c) for c in frame.columns]
+    unique = unique_names(names)
+    if unique == names:
+        return frame
+    renamed = [new for old, new in zip(names, unique, strict=True) if old != new]
+    notes.append(f"repeated column name(s) renamed to {', '.join(repr(n) for n in renamed)}")
+    return frame.set_axis(unique, axis=1)
 
 
 def _drop_junk_columns(frame: pd.DataFrame) -> pd.DataFrame:

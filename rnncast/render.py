@@ -143,8 +143,70 @@ def info_text(info: dict[str, Any]) -> str:
         label = "test RMSE" if units == "original" else "test RMSE (scaled)"
         lines.append((label, ", ".join(f"{k} {format_number(v)}" for k, v in rmse.items())))
         lines.append(("verdict", verdict_line(report)))
+    return aligned(lines)
+
+
+def aligned(lines: list[tuple[str, Any]]) -> str:
+    """``key: value`` lines with the keys right-aligned."""
     width = max(len(k) for k, _ in lines)
     return "\n".join(f"{k.rjust(width)}: {v}" for k, v in lines)
+
+
+def check_text(summary: dict[str, Any]) -> str:
+    """What ``rnncast check`` found: the series and the settings training would use."""
+    from rnncast.resources import format_bytes
+
+    data, split, windows = summary["data"], summary["split"], summary["windows"]
+    lines = [
+        ("data", data["path"]),
+        (
+            "rows",
+            f"{data['rows']} ({data['first_timestamp']} to {data['last_timestamp']}), "
+            f"frequency {data['frequency']}",
+        ),
+        ("targets", ", ".join(summary["targets"])),
+        ("features", ", ".join(summary["features"]) or "(none)"),
+        ("windows", f"lookback {summary['lookback']}, horizon {summary['horizon']}"),
+        (
+            "split",
+            f"train {split['train_rows']} / val {split['val_rows']} / test {split['test_rows']} rows "
+            f"({windows['train']} / {windows['val']} / {windows['test']} windows); "
+            f"test from {split['test_start']}",
+        ),
+        ("memory", f"about {format_bytes(summary['memory_bytes'])} of data plus TensorFlow's runtime"),
+        ("verdict", "ready to train"),
+    ]
+    return aligned(lines)
+
+
+def sketch_text(sketch: dict[str, Any]) -> str:
+    """What ``rnncast info DATA`` found in a file's first and last bytes."""
+    from rnncast.resources import format_bytes
+
+    rows = f"{sketch['rows']:,}" if sketch["rows"] is not None else "?"
+    if sketch.get("rows_estimated"):
+        rows = f"about {rows} (estimated from the first {format_bytes(sketch['bytes_read'] / 2)})"
+    layout = sketch["format"]
+    if layout == "csv":
+        delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(
+            sketch["delimiter"], repr(sketch["delimiter"])
+        )
+        layout = f"CSV, {sketch['encoding']}, {delimiter}-delimited"
+    columns = ", ".join(f"{c['name']} ({c['kind']})" for c in sketch["columns"])
+    lines = [
+        ("data", sketch["path"]),
+        ("file", f"{format_bytes(sketch['size_bytes'])}, {layout}"),
+        ("rows", rows),
+        ("columns", columns),
+        ("time column", sketch["time_col"] or sketch.get("time_problem", "(none found)")),
+        ("span", f"{sketch['first_timestamp'] or '?'} to {sketch['last_timestamp'] or '?'}"),
+        ("frequency", f"{sketch['frequency'] or '?'} (from the first rows)"),
+        ("target", ", ".join(sketch["target"]) if sketch["target"] else sketch.get("target_problem", "?")),
+    ]
+    if sketch.get("time_problem") and sketch["time_col"]:
+        lines.append(("problem", sketch["time_problem"]))
+    lines.append(("next", f"rnncast check {sketch['path']} validates every row"))
+    return aligned(lines)
 
 
 def to_json(data: Any) -> str:

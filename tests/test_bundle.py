@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import zipfile
@@ -95,8 +96,96 @@ def test_a_lambda_layer_is_refused_not_executed(bundle_copy: Path, tmp_path: Pat
     metadata["files"]["model.keras"] = sha256_file(bundle_copy / "model.keras")
     (bundle_copy / "metadata.json").write_text(json.dumps(metadata))
     marker.unlink(missing_ok=True)
-    _refused(bundle_copy, "cannot be loaded safely")
+    _refused(bundle_copy, "refers to a Lambda object")
     assert not marker.exists()
+
+
+def _replace_model(bundle: Path, model: object) -> None:
+    """Save ``model`` as the bundle's model.keras with a matching checksum (a forged bundle)."""
+
+    model.save(bundle / "model.keras")
+    _rechecksum(bundle)
+
+
+def _rechecksum(bundle: Path) -> None:
+    from rnncast.fileio import sha256_file
+
+    metadata = json.loads((bundle / "metadata.json").read_text())
+    for name in metadata["files"]:
+        metadata["files"][name] = sha256_file(bundle / name)
+    (bundle / "metadata.json").write_text(json.dumps(metadata))
+
+
+def test_a_custom_layer_is_refused_before_its_code_can_run(bundle_copy: Path, tmp_path: Path) -> None:
+    """A registered custom class whose constructor has side effects: refused from the archive's
+    JSON, so its code never runs (not even with the class importable in this process)."""
+    import keras
+
+    marker = tmp_path / "constructed"
+
+    @keras.saving.register_keras_serializable(package="evil")
+    class Touch(keras.layers.Layer):
+        def __init__(self, **kwargs: object) -> None:
+            super().__init__(**kwargs)
+            marker.touch()
+
+        def call(self, x: object) -> object:
+            return x
+
+    inputs = keras.Input((10, 1))
+    outputs = keras.layers.Reshape((3, 1))(keras.layers.Dense(3)(keras.layers.Flatten()(Touch()(inputs))))
+    _replace_model(bundle_copy, keras.Model(inputs, outputs))
+    marker.unlink()
+    _refused(bundle_copy, "custom object")
+    assert not marker.exists()
+    # info reads no model, yet refuses the forged archive too.
+    with pytest.raises(BundleError, match="custom object"):
+        load_bundle(bundle_copy, with_model=False)
+
+
+def test_a_truncated_model_with_a_matching_checksum_is_refused(bundle_copy: Path) -> None:
+    model = bundle_copy / "model.keras"
+    model.write_bytes(model.read_bytes()[:2000])
+    _rechecksum(bundle_copy)
+    _refused(bundle_copy, "not a Keras model archive")
+
+
+def test_extra_files_inside_the_model_archive_are_refused(bundle_copy: Path) -> None:
+    with zipfile.ZipFile(bundle_copy / "model.keras", "a") as archive:
+        archive.writestr("../../outside.py", "print('hi')")
+    _rechecksum(bundle_copy)
+    _refused(bundle_copy, "unexpected files")
+
+
+def test_a_scaler_whose_columns_disagree_with_the_model_is_refused(bundle_copy: Path) -> None:
+    scaler = json.loads((bundle_copy / "scaler.json").read_text())
+    scaler["columns"] = {"Volume": scaler["columns"]["Close"]}
+    (bundle_copy / "scaler.json").write_text(json.dumps(scaler))
+    _rechecksum(bundle_copy)
+    _refused(bundle_copy, "disagree with the model")
+
+
+def test_a_model_saved_by_another_keras_major_version_is_refused(bundle_copy: Path) -> None:
+    metadata = json.loads((bundle_copy / "metadata.json").read_text())
+    metadata["versions"]["keras"] = "2.15.0"
+    (bundle_copy / "metadata.json").write_text(json.dumps(metadata))
+    _refused(bundle_copy, "saved by Keras 2.15.0")
+
+
+def test_a_bundle_from_another_rnncast_release_loads_with_a_note_when_newer(
+    bundle_copy: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI's tests route the "rnncast" logger to the terminal only; let caplog see it.
+    monkeypatch.setattr(logging.getLogger("rnncast"), "propagate", True)
+    metadata = json.loads((bundle_copy / "metadata.json").read_text())
+    for made_by, noted in (("0.0.1", False), ("99.0.0", True)):
+        metadata["versions"]["rnncast"] = made_by
+        (bundle_copy / "metadata.json").write_text(json.dumps(metadata))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="rnncast"):
+            bundle = load_bundle(bundle_copy, with_model=False)
+        assert bundle.metadata["versions"]["rnncast"] == made_by
+        assert ("made by rnncast 99.0.0" in caplog.text) is noted
 
 
 def test_committed_bundle_still_loads_and_forecasts(prices_csv: Path) -> None:

@@ -1,0 +1,179 @@
+"""A quick look at a data file of any size, from its first and last bytes only.
+
+``rnncast info DATA`` answers "what is in this file?" at once, even for a file of gigabytes:
+columns, the time column, the default target, the first and last timestamps and an estimate
+of the row count come from the head and the tail; the middle is never read. Full validation
+is :func:`rnncast.data.load_series` (``rnncast check``).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rnncast.data import numeric_columns, resolve_targets, resolve_time_column
+from rnncast.errors import DataError, RnncastError
+from rnncast.frequency import infer_frequency
+from rnncast.reading import MISSING_MARKERS, clean_table, decode_head, sniff_delimiter
+from rnncast.timestamps import parse_timestamps
+
+# Bytes read from each end of the file: a few thousand rows of a typical series.
+SNIFF_BYTES = 256 * 1024
+
+
+def sketch_data_file(path: str | Path) -> dict[str, Any]:
+    """Describe a CSV or Parquet file from its head and tail, without reading it all.
+
+    Returns:
+        JSON-ready facts: ``path``, ``format``, ``size_bytes``, ``columns`` (name and kind),
+        ``time_col``, ``target`` (or ``target_problem``), ``first_timestamp``,
+        ``last_timestamp``, ``rows`` and ``rows_estimated``, ``frequency`` (from the head),
+        ``bytes_read``; CSV adds ``encoding`` and ``delimiter``.
+
+    Raises:
+        DataError: the file is missing, empty, binary, or has no readable header.
+    """
+    path = Path(path)
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise DataError(f"{str(path)!r} {what}", "name a .csv or .parquet data file")
+    size = path.stat().st_size
+    if size == 0:
+        raise DataError(f"{path.name} is empty", "export the series again with a header row")
+    is_parquet = path.suffix.lower() in (".parquet", ".pq")
+    sketch = _sketch_parquet(path) if is_parquet else _sketch_csv(path, size)
+    return {"path": str(path.resolve()), "size_bytes": size, **sketch}
+
+
+def _sketch_csv(path: Path, size: int) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+        tail_start = max(size - SNIFF_BYTES, len(head))
+        handle.seek(tail_start)
+        tail = handle.read(SNIFF_BYTES)
+    complete = len(head) >= size
+    encoding, text = decode_head(path, head, complete=complete)
+    if not complete:
+        text = text[: text.rfind("\n") + 1]  # drop the line the read cut in two
+    delimiter = sniff_delimiter(text)
+    frame = _parse_csv_text(path, text, delimiter)
+    header_line = text.splitlines()[0] if text else ""
+    last_line = _last_line(tail.decode(encoding, errors="replace")) if tail else None
+
+    sketch: dict[str, Any] = {
+        "format": "csv",
+        "encoding": encoding.replace("utf-8-sig", "utf-8"),
+        "delimiter": delimiter,
+        "bytes_read": len(head) + len(tail),
+    }
+    sketch.update(_describe_columns(path, frame))
+    if complete:
+        sketch.update(rows=len(frame), rows_estimated=False)
+    else:
+        data_bytes = len(text.encode(encoding, errors="replace")) - len(header_line) - 1
+        per_row = max(data_bytes / max(len(frame), 1), 1.0)
+        sketch.update(rows=round((size - len(header_line) - 1) / per_row), rows_estimated=True)
+        time_col = sketch.get("time_col")
+        if last_line is not None and time_col is not None:
+            tail_frame = _parse_csv_text(path, f"{header_line}\n{last_line}\n", delimiter, quiet=True)
+            sketch["last_timestamp"] = _timestamp_at(tail_frame, time_col, -1)
+    return sketch
+
+
+def _parse_csv_text(path: Path, text: str, delimiter: str, *, quiet: bool = False) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            na_values=MISSING_MARKERS,
+            skipinitialspace=True,
+            index_col=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        if quiet:
+            return pd.DataFrame()
+        raise DataError(f"{path.name} does not start with a readable CSV header ({exc})") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame, _ = clean_table(frame, delimiter)
+    return frame
+
+
+def _last_line(text: str) -> str | None:
+    lines = [line for line in text.splitlines()[1:] if line.strip()]  # [0] may be cut in two
+    return lines[-1] if lines else None
+
+
+def _sketch_parquet(path: Path) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        rows = parquet.metadata.num_rows
+        first_batch = next(parquet.iter_batches(batch_size=2000), None)
+    except Exception as exc:  # pyarrow raises many types for a damaged file
+        raise DataError(f"{path.name} is not a readable Parquet file ({exc})") from exc
+    head = first_batch.to_pandas() if first_batch is not None else pd.DataFrame()
+    if isinstance(head.index, pd.DatetimeIndex):
+        head = head.reset_index(names=head.index.name or "time")
+    head.columns = [str(c).strip() for c in head.columns]
+    sketch: dict[str, Any] = {"format": "parquet", "bytes_read": None, "rows": rows, "rows_estimated": False}
+    sketch.update(_describe_columns(path, head))
+    time_col = sketch.get("time_col")
+    if time_col is not None and parquet.metadata.num_row_groups and time_col in parquet.schema_arrow.names:
+        last_group = parquet.read_row_group(parquet.metadata.num_row_groups - 1, columns=[time_col])
+        sketch["last_timestamp"] = _timestamp_at(last_group.to_pandas(), time_col, -1)
+    return sketch
+
+
+def _describe_columns(path: Path, frame: pd.DataFrame) -> dict[str, Any]:
+    """Columns and their kinds, the time column, default target and head timestamps."""
+    if frame.empty and not len(frame.columns):
+        raise DataError(f"{path.name} has no header row", "add a header such as 'date,value'")
+    numbers = set(numeric_columns(frame))
+    out: dict[str, Any] = {"time_col": None, "first_timestamp": None, "last_timestamp": None}
+    try:
+        out["time_col"] = resolve_time_column(frame, None)
+    except RnncastError as exc:
+        out["time_problem"] = exc.one_line()
+    out["columns"] = [
+        {
+            "name": name,
+            "kind": "time" if name == out["time_col"] else "number" if name in numbers else "text",
+        }
+        for name in frame.columns
+    ]
+    others = frame.drop(columns=[out["time_col"]]) if out["time_col"] else frame
+    try:
+        out["target"] = list(resolve_targets(others, ()))
+    except RnncastError as exc:
+        out["target"], out["target_problem"] = None, exc.one_line()
+    out["frequency"] = None
+    if out["time_col"] is not None and len(frame):
+        try:
+            index, _ = parse_timestamps(frame[out["time_col"]], out["time_col"])
+        except RnncastError as exc:
+            out["time_problem"] = exc.one_line()
+        else:
+            out["first_timestamp"] = index[0].isoformat()
+            out["last_timestamp"] = index[-1].isoformat()
+            ordered = index.sort_values().unique()
+            if len(ordered) >= 3:
+                out["frequency"] = infer_frequency(ordered)
+    return out
+
+
+def _timestamp_at(frame: pd.DataFrame, column: str, position: int) -> str | None:
+    """The timestamp in ``column`` at ``position``, or None when it does not parse."""
+    if column not in frame.columns or frame.empty:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            index, _ = parse_timestamps(frame[column].iloc[[position]], column)
+        except RnncastError:
+            return None
+    return index[0].isoformat()
