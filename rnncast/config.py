@@ -94,7 +94,7 @@ class TrainConfig:
                 "keep their sum below 0.9 (defaults: 0.15 each)",
             )
         _check_range("learning_rate", self.learning_rate, 0.0, 10.0, lower_open=True)
-        _check_range("clipnorm", self.clipnorm, 0.0, math.inf, upper_open=True)
+        _check_range("clipnorm", self.clipnorm, 0.0, math.inf, lower_open=True, upper_open=True)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict of every setting (tuples become lists)."""

@@ -10,11 +10,35 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
+
+# Names Windows reserves for devices, in any case and with any extension.
+_DEVICE_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+
+
+def safe_file_name(name: str, fallback: str = "series", max_length: int = 80) -> str:
+    """A file name made from text rnncast did not choose (a column, a series id, a file stem).
+
+    Letters, digits, ``.``, ``-`` and ``_`` are kept and anything else becomes ``_``, so the
+    result has no path separators; leading dots are dropped, so it is never ``.``, ``..`` or a
+    hidden file; a Windows device name gets a ``_`` suffix; a name with nothing readable left
+    becomes ``fallback`` plus a hash of the name, and one longer than ``max_length`` is cut and
+    given that hash, so different names stay different.
+    """
+    digest = hashlib.sha256(name.encode("utf-8", errors="surrogatepass")).hexdigest()[:8]
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".").rstrip(". ")
+    if not re.search(r"[A-Za-z0-9]", safe):  # nothing readable left ("", "..", "日本")
+        safe = f"{fallback}-{digest}" if name.strip(". ") else fallback
+    if safe.split(".")[0].upper() in _DEVICE_NAMES:
+        safe = f"{safe}_"
+    if len(safe) > max_length:
+        safe = f"{safe[: max_length - 9]}-{digest}"
+    return safe
 
 
 def fsync_directory(directory: Path) -> None:

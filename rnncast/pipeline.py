@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import os
 import platform
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from rnncast.config import TrainConfig
 from rnncast.data import SeriesData, load_series
 from rnncast.errors import DataError, UsageError
 from rnncast.evaluation import ScoredWindows, evaluation_notes, score_forecasts
-from rnncast.fileio import is_replaceable_link, point_link
+from rnncast.fileio import is_replaceable_link, point_link, safe_file_name
 from rnncast.fitting import fit_on_history, history_split
 from rnncast.folds import REFIT_POLICIES, default_step, plan_folds
 from rnncast.report import write_forecast_csv
@@ -194,7 +193,8 @@ def plan_training(series: SeriesData, config: TrainConfig) -> tuple[TrainConfig,
     fits in memory: everything that can refuse a training run, done before it starts.
 
     Raises:
-        UsageError: the user's lookback/horizon cannot fit this file.
+        UsageError: the user's lookback/horizon cannot fit this file, or the model would have
+            more input columns than training windows to learn them from.
         DataError: the file is too short for the default windows.
         ResourceError: the run would not fit in memory.
     """
@@ -209,6 +209,15 @@ def plan_training(series: SeriesData, config: TrainConfig) -> tuple[TrainConfig,
         if window_was_chosen:  # the user's settings are impossible for this file
             raise UsageError(error.message, error.hint) from error
         raise
+    windows = len(split.starts("train"))
+    if len(series.columns) > windows:
+        fewer = "use fewer --features (or none)" if series.features else "forecast fewer --target columns"
+        raise UsageError(
+            f"{len(series.columns)} input columns ({len(series.targets)} target(s) and "
+            f"{len(series.features)} feature(s)) but only {windows} training windows in "
+            f"{len(series)} rows: more inputs than examples to learn them from",
+            f"{fewer}, or train on more rows",
+        )
     _training_size_check(series, config, split)
     return config, split
 
@@ -523,9 +532,8 @@ def _ensure_writable_directory(directory: Path) -> None:
 
 
 def default_bundle_path(data_path: Path) -> Path:
-    """``runs/<file stem>``, with anything but letters, digits, ``._-`` replaced by ``_``."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", data_path.stem).strip("._") or "model"
-    return DEFAULT_RUNS_DIR / name
+    """``runs/<file stem>``, the stem made a safe file name (no ``..``, no separators)."""
+    return DEFAULT_RUNS_DIR / safe_file_name(data_path.stem, fallback="model")
 
 
 def _split_summary(split: Split, index: pd.DatetimeIndex) -> dict[str, Any]:

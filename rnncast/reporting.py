@@ -23,7 +23,7 @@ import pandas as pd
 
 from rnncast.errors import UsageError
 from rnncast.evaluation import METRIC_LABELS, ScoredWindows
-from rnncast.fileio import new_staging_directory, replace_directory, to_json
+from rnncast.fileio import new_staging_directory, replace_directory, safe_file_name, to_json
 from rnncast.render import verdict_line
 from rnncast.report import format_number, format_timestamps, short_stamp
 
@@ -173,9 +173,10 @@ def render_plots(
     units = "original" if len(scored.targets) == 1 else "scaled"
     out = {}
     for target in scored.targets[:MAX_PLOTTED_TARGETS]:
-        name = f"forecast_{_file_safe(target)}.png"
+        stem = safe_file_name(target, fallback="target")  # column names are not file names
+        name = f"forecast_{stem}.png"
         if name in out:  # "a b" and "a_b" would share a file name
-            name = f"forecast_{_file_safe(target)}_{scored.targets.index(target) + 1}.png"
+            name = f"forecast_{stem}_{scored.targets.index(target) + 1}.png"
         out[name] = plots.forecast_plot(scored, target, f"{series} · {target}: {model} vs baselines")
     out["error_by_step.png"] = plots.error_by_step_plot(
         report["per_step"], units, report["frequency"], f"{series}: error by horizon step, {model}"
@@ -467,7 +468,3 @@ def _plain(value: Any) -> str:
 
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
-
-
-def _file_safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)

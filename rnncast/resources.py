@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnncast.errors import ResourceError
+from rnncast.errors import ResourceError, UsageError
 
 # TensorFlow's runtime, kernels and Keras graphs, measured at about 0.7 GB RSS on import.
 RUNTIME_BYTES = 800 * 2**20
@@ -94,11 +94,11 @@ def parse_size(text: str) -> int:
     """``"512MB"``, ``"2GiB"``, ``"1.5g"`` or a plain byte count, as bytes.
 
     Raises:
-        ResourceError: the text is not a size.
+        UsageError: the text is not a size.
     """
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text.lower())
     if not match:
-        raise ResourceError(
+        raise UsageError(
             f"{MEMORY_LIMIT_VARIABLE}={text!r} is not a size", "write it like 512MB, 2GiB or 1073741824"
         )
     return int(float(match.group(1)) * _UNITS[match.group(2)])

@@ -271,7 +271,15 @@ def test_a_foreign_runs_latest_is_refused_before_training(
     assert not (tmp_path / "m").exists()
 
 
-def test_diverging_training_exits_6_with_clean_stdout_and_no_bundle(prices_csv: Path, tmp_path: Path) -> None:
+def _tree(directory: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()
+    }
+
+
+def test_diverging_training_exits_6_with_clean_stdout_and_no_bundle(
+    prices_csv: Path, trained: Path, tmp_path: Path
+) -> None:
     flags = ["--learning-rate", "10", "--clipnorm", "1e300", "--no-residual", "--model", "simple_rnn"]
     result = run(
         "train", prices_csv, "--out", tmp_path / "m", "--json", *flags, "--epochs", "3", "--units", "4"
@@ -279,6 +287,14 @@ def test_diverging_training_exits_6_with_clean_stdout_and_no_bundle(prices_csv: 
     assert_one_line_error(result, ExitCode.TRAINING, "diverged")
     assert result.stdout == ""
     assert not (tmp_path / "m").exists()
+    # Over an earlier bundle: the earlier one survives untouched, and nothing is left beside it.
+    previous = tmp_path / "previous"
+    shutil.copytree(trained, previous)
+    before = _tree(previous)
+    result = run("train", prices_csv, "--out", previous, *flags, "--epochs", "3", "--units", "4")
+    assert_one_line_error(result, ExitCode.TRAINING, "diverged")
+    assert _tree(previous) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["previous"]
 
 
 def test_forecast_output_must_not_land_in_a_bundle_or_a_missing_directory(

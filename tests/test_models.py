@@ -34,3 +34,14 @@ def test_plain_head_is_not_the_naive_forecast() -> None:
     model = build_model(shape, units=3, residual=False)
     windows = np.random.default_rng(2).normal(size=(4, 6, 1)).astype("float32")
     assert not np.allclose(model.predict(windows, verbose=0), windows[:, -1:, :])
+
+
+def test_gradients_are_clipped_by_default() -> None:
+    from rnncast.config import TrainConfig
+    from rnncast.models import ModelShape, build_model, compile_model
+
+    config = TrainConfig()
+    assert config.clipnorm == 1.0
+    model = build_model(ModelShape(10, 3, 1, 1), cell="lstm", units=4)
+    compile_model(model, config.learning_rate, config.clipnorm)
+    assert model.optimizer.clipnorm == 1.0
