@@ -171,7 +171,7 @@ def test_debug_switch_shows_the_exception(tmp_path: Path, monkeypatch: pytest.Mo
     assert type(result.exception).__name__ == "DataError"
 
 
-def test_help_info_and_data_errors_do_not_import_tensorflow(tmp_path: Path) -> None:
+def test_help_info_check_and_data_errors_do_not_import_tensorflow(prices_csv: Path, tmp_path: Path) -> None:
     script = f"""
 import sys
 from typer.testing import CliRunner
@@ -179,6 +179,8 @@ from rnncast.cli import app
 runner = CliRunner()
 assert runner.invoke(app, ["--help"]).exit_code == 0
 assert runner.invoke(app, ["info", "--model", {str(COMMITTED_BUNDLE)!r}]).exit_code == 0
+assert runner.invoke(app, ["info", {str(prices_csv)!r}]).exit_code == 0
+assert runner.invoke(app, ["check", {str(prices_csv)!r}]).exit_code == 0
 assert runner.invoke(app, ["train", {str(tmp_path / "missing.csv")!r}]).exit_code == 3
 assert runner.invoke(app, ["train", "x.csv", "--units", "0"]).exit_code == 2
 bundle = {str(COMMITTED_BUNDLE)!r}
