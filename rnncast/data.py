@@ -22,6 +22,7 @@ from rnncast.fileio import sha256_file
 from rnncast.frequency import infer_frequency, missing_timestamps, off_grid_timestamps
 from rnncast.reading import read_table
 from rnncast.timestamps import parse_timestamps, spelling_of
+from rnncast.windows import MAX_MAGNITUDE
 
 # Column names taken as the time column, in order of preference (compared case-insensitively).
 TIME_COLUMN_NAMES = ("date", "datetime", "timestamp", "time", "ds", "month", "week", "period", "year")
@@ -110,6 +111,11 @@ def load_series(
     time_format = spelling_of(raw[time_name]) if index.tz is None else None
     notes.extend(time_notes)
     raw = raw.drop(columns=[time_name])
+    if raw.columns.empty:
+        raise DataError(
+            f"{path.name} has only a time column ({time_name!r}) and no values to forecast",
+            "add the series' values as a second column",
+        )
     raw.index = index
     raw.index.name = time_name
 
@@ -143,6 +149,7 @@ def load_series(
             f"{path.name} has {len(frame)} row(s) left after --fill {fill}",
             "fill the missing values instead (--fill ffill or interpolate) or fix the file",
         )
+    notes.extend(check_variation(frame, target_names, feature_names, labels["target"]))
 
     fingerprint = {
         "path": str(path.resolve()),
@@ -271,6 +278,11 @@ def to_numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
         bad = converted.isna() & column.notna()
         if bad.any():
             examples = ", ".join(repr(v) for v in column[bad].astype(str).unique()[:3])
+            if int(bad.sum()) == int(column.notna().sum()):  # text, not numbers with typos
+                raise DataError(
+                    f"column {name!r} holds text, not numbers (e.g. {examples})",
+                    "forecast and feed numeric columns only (choose them with --target and --features)",
+                )
             raise DataError(
                 f"column {name!r} has {int(bad.sum())} value(s) that are not numbers "
                 f"(e.g. {examples}, row(s) {_row_numbers(bad)})",
@@ -280,9 +292,18 @@ def to_numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
         infinite = np.isinf(values.to_numpy())
         if infinite.any():
             raise DataError(
-                f"column {name!r} has {int(infinite.sum())} infinite value(s) "
-                f"(row(s) {_row_numbers(pd.Series(infinite, index=column.index))})",
+                f"column {name!r} has {int(infinite.sum())} infinite value(s) (inf, Infinity, or a "
+                f"number beyond 1.8e308 such as 1e400; row(s) {_row_numbers(pd.Series(infinite))})",
                 "replace them with real values or empty cells",
+            )
+        huge = np.abs(values.to_numpy()) > MAX_MAGNITUDE
+        if huge.any():
+            limit = f"{MAX_MAGNITUDE:.0e}".replace("e+", "e")
+            raise DataError(
+                f"column {name!r} has {int(huge.sum())} value(s) beyond ±{limit}, too large for the "
+                f"network's 32-bit arithmetic (e.g. {values[huge].iloc[0]:g}, "
+                f"row(s) {_row_numbers(pd.Series(huge))})",
+                "rescale the column before training (express it in thousands, millions, ...)",
             )
         out[name] = values
     result = pd.DataFrame(out, index=frame.index)
@@ -292,24 +313,48 @@ def to_numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def sort_and_deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Sort by time; drop exact duplicate rows; refuse conflicting rows for one timestamp."""
     notes = []
+    rows = np.arange(1, len(frame) + 1)  # data-row numbers in the file, for messages
     if not frame.index.is_monotonic_increasing:
-        frame = frame.sort_index(kind="stable")
+        order = np.argsort(frame.index.asi8, kind="stable")
+        frame, rows = frame.iloc[order], rows[order]
         notes.append("rows were not in time order; sorted them by time")
     duplicated = frame.index.duplicated(keep="first")
     if duplicated.any():
         with_values = frame.reset_index()
         exact = with_values.duplicated(keep="first").to_numpy()
         if (duplicated & ~exact).any():
-            stamps = frame.index[duplicated & ~exact].unique()[:3]
-            raise DataError(
-                f"{int(duplicated.sum())} duplicate timestamp(s) with different values, e.g. "
-                + ", ".join(str(s) for s in stamps),
-                "keep one row per timestamp (or aggregate them) before training; local times "
-                "repeated at a daylight-saving change need UTC offsets (2024-10-27T02:00:00+01:00)",
-            )
+            raise _conflicting_rows(frame.index, frame.index[duplicated & ~exact].unique(), rows)
         frame = frame[~duplicated]
         notes.append(f"dropped {int(duplicated.sum())} exact duplicate row(s)")
     return frame, notes
+
+
+def _conflicting_rows(index: pd.DatetimeIndex, stamps: pd.DatetimeIndex, rows: np.ndarray) -> DataError:
+    """The error for timestamps that appear in several rows with different values.
+
+    Naive local times repeat an hour when clocks go back at the end of daylight saving time:
+    when the repeats all fall within one hour of one day of sub-daily data, the message says so.
+    """
+    shown = sorted(int(r) for r in rows[index.isin(stamps)])
+    row_list = ", ".join(str(r) for r in shown[:4]) + (", ..." if len(shown) > 4 else "")
+    sub_daily = not bool((index == index.normalize()).all())
+    first = stamps.min()
+    # Clocks go back on a Sunday night, in spring or autumn (either hemisphere).
+    clock_change = first.day_of_week == 6 and first.month in (2, 3, 4, 9, 10, 11) and first.hour < 4
+    if sub_daily and clock_change and stamps.max() - first < pd.Timedelta(hours=1):
+        return DataError(
+            f"{len(stamps)} duplicate timestamp(s) from {stamps.min()} with different values "
+            f"(rows {row_list}), as when clocks go back an hour at the end of daylight saving time "
+            "and local times repeat",
+            "write the times in UTC or with their UTC offsets, so the repeated hour is told apart "
+            "(in Central Europe: 2024-10-27T02:30:00+02:00, then 2024-10-27T02:30:00+01:00)",
+        )
+    return DataError(
+        f"{len(stamps)} duplicate timestamp(s) with different values, e.g. "
+        f"{', '.join(_when(s) for s in stamps[:3])} (rows {row_list})",
+        "keep one row per timestamp (or aggregate them) before training; local times "
+        "repeated at a daylight-saving change need UTC offsets (2024-10-27T02:00:00+01:00)",
+    )
 
 
 def regularise(frame: pd.DataFrame, frequency: str) -> tuple[pd.DataFrame, list[str]]:
@@ -360,8 +405,9 @@ def fill_missing(frame: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, list[s
         return frame, []
     per_column = ", ".join(f"{c}: {int(n)}" for c, n in missing.sum().items() if n)
     if policy == "error":
+        where = ", ".join(_when(stamp) for stamp in frame.index[missing.any(axis=1).to_numpy()][:3])
         raise DataError(
-            f"{count} missing value(s) ({per_column})",
+            f"{count} missing value(s) ({per_column}), e.g. at {where}",
             "fill them in the file, or choose --fill ffill|interpolate|drop",
         )
     if policy == "drop":
@@ -376,6 +422,47 @@ def fill_missing(frame: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, list[s
         raise DataError(f"column(s) {', '.join(empty)} have no values at all", "choose other columns")
     verb = "interpolated" if policy == "interpolate" else "forward-filled"
     return filled, [f"{verb} {count} missing value(s) ({per_column})"]
+
+
+def check_variation(
+    frame: pd.DataFrame, targets: tuple[str, ...], features: tuple[str, ...], label: str = "--target"
+) -> list[str]:
+    """Refuse a constant target (there is nothing to forecast); note a constant feature, which
+    carries no information (scaling gives it scale 1, so it is fed as zeros, safely).
+
+    Raises:
+        DataError: a target column holds one value throughout.
+    """
+    notes = []
+    for name in targets + features:
+        values = frame[name].to_numpy()
+        if len(values) == 0 or values.min() != values.max():
+            continue
+        value = _plain_number(float(values[0]))
+        if name in targets:
+            varies = (
+                f"choose a column that varies with {label}"
+                if label.startswith("--")
+                else "use data in which it varies"
+            )
+            raise DataError(
+                f"column {name!r} is constant (every value is {value}): there is nothing to forecast",
+                f"forecast it as that constant, or {varies}",
+            )
+        notes.append(
+            f"feature column {name!r} is constant (every value is {value}): it tells the model nothing"
+        )
+    return notes
+
+
+def _plain_number(value: float) -> str:
+    """``4.25``, ``7``, ``1e+300``: a number as people write it."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
+
+
+def _when(stamp: pd.Timestamp) -> str:
+    """A timestamp as the user wrote it, more or less: the date alone at midnight."""
+    return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() and stamp.tz is None else str(stamp)
 
 
 def _row_numbers(mask: pd.Series, limit: int = 3) -> str:

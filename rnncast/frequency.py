@@ -24,6 +24,10 @@ MONTH_DAY_PREFIX = "month-day-"
 # are still business-daily below this share of weekend rows.
 _MAX_WEEKEND_SHARE_FOR_BUSINESS_DAYS = 0.01
 _SEASONAL_PERIODS = {"B": 5, "D": 7, "W": 52, "M": 12, "Q": 4, "Y": 1}
+# A regular grid this much longer than the series (and longer than _MIN_GRID_LIMIT) is never
+# built: a few rows seconds apart and one decades later would need billions of timestamps.
+_MAX_GRID_PER_ROW = 100
+_MIN_GRID_LIMIT = 1_000_000
 
 
 def infer_frequency(index: pd.DatetimeIndex) -> str:
@@ -143,10 +147,34 @@ def _month_days(origin: pd.Timestamp, first_step: int, count: int, day: int) -> 
 
 
 def missing_timestamps(index: pd.DatetimeIndex, frequency: str) -> pd.DatetimeIndex:
-    """Timestamps of the regular grid from first to last that the index lacks."""
+    """Timestamps of the regular grid from first to last that the index lacks.
+
+    Raises:
+        DataError: the grid would be far longer than the index (almost all of it missing).
+    """
+    step = _fixed_step(frequency)
+    if step is not None:
+        length = (index[-1] - index[0]) // step + 1
+        if length > max(_MIN_GRID_LIMIT, _MAX_GRID_PER_ROW * len(index)):
+            raise DataError(
+                f"{len(index)} timestamps spread over {length:,} {frequency!r} steps from {index[0]} "
+                f"to {index[-1]}: almost all of the series is missing",
+                "resample the series to a coarser frequency or cut it to its dense part",
+            )
     return regular_grid(index[0], index[-1], frequency).difference(index)
 
 
 def off_grid_timestamps(index: pd.DatetimeIndex, frequency: str) -> pd.DatetimeIndex:
     """Timestamps of the index that do not lie on the regular grid starting at its first one."""
+    step = _fixed_step(frequency)
+    if step is not None:  # without building the grid, which may be huge
+        return index[(index - index[0]) % step != pd.Timedelta(0)]
     return index.difference(regular_grid(index[0], index[-1], frequency))
+
+
+def _fixed_step(frequency: str) -> pd.Timedelta | None:
+    """The step of a fixed-length frequency (hours and finer), None for calendar ones."""
+    if frequency.startswith(MONTH_DAY_PREFIX):
+        return None
+    offset = pd.tseries.frequencies.to_offset(frequency)
+    return pd.Timedelta(offset) if isinstance(offset, pd.offsets.Tick) else None

@@ -209,17 +209,25 @@ def plan_training(series: SeriesData, config: TrainConfig) -> tuple[TrainConfig,
         if window_was_chosen:  # the user's settings are impossible for this file
             raise UsageError(error.message, error.hint) from error
         raise
-    windows = len(split.starts("train"))
+    check_learnable(series, len(split.starts("train")), split.train_rows)
+    _training_size_check(series, config, split)
+    return config, split
+
+
+def check_learnable(series: SeriesData, windows: int, rows: int) -> None:
+    """Refuse more input columns than training windows: the network could not learn them.
+
+    Raises:
+        UsageError: ``windows`` training windows (from ``rows`` rows) for more input columns.
+    """
     if len(series.columns) > windows:
         fewer = "use fewer --features (or none)" if series.features else "forecast fewer --target columns"
         raise UsageError(
             f"{len(series.columns)} input columns ({len(series.targets)} target(s) and "
-            f"{len(series.features)} feature(s)) but only {windows} training windows in "
-            f"{len(series)} rows: more inputs than examples to learn them from",
+            f"{len(series.features)} feature(s)) but only {windows} training windows (from "
+            f"{rows} training rows): more inputs than examples to learn them from",
             f"{fewer}, or train on more rows",
         )
-    _training_size_check(series, config, split)
-    return config, split
 
 
 def _training_size_check(series: SeriesData, config: TrainConfig, split: Split) -> int:
@@ -376,6 +384,9 @@ def backtest(
     except (UsageError, DataError) as error:
         hint = error.hint if isinstance(error, UsageError) else _fold_hint(folds)
         raise (UsageError if chosen else DataError)(error.message, hint) from error
+    first = plan[0]
+    first_train_rows = first.origin - first.history_start - val_rows[first.number]
+    check_learnable(series, first_train_rows - config.lookback - config.horizon + 1, first_train_rows)
     scored_windows = sum(len(fold.origins) for fold in plan)
     check_fits_in_memory(_run_size(series, config, scored_windows), "the backtest")
     if refit == "never" and window == "sliding":

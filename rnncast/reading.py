@@ -1,15 +1,23 @@
 """Reading a CSV or Parquet file into a raw table, undoing the quirks of common exporters.
 
-Handles: any line ending, a UTF-8 byte-order mark or Latin-1 bytes, ``,`` ``;`` tab ``|``
-delimiters, trailing delimiters, pandas' saved index column, yfinance's three-row header, and
-numbers written as ``$1,234.50`` or ``12%``. What comes out still needs validating
-(:mod:`rnncast.data`); what was changed is reported as notes.
+Handles: any line ending, UTF-8 (with or without a byte-order mark), UTF-16, Windows-1252 or
+Latin-1 bytes, ``,`` ``;`` tab ``|`` delimiters, trailing delimiters, pandas' saved index column,
+yfinance's three-row header, and numbers written as ``$1,234.50`` or ``12%``. What comes out
+still needs validating (:mod:`rnncast.data`); what was changed is reported as notes.
+
+Refuses, naming the problem and the fix, what would otherwise be misread: files that are not CSV
+(compressed, workbooks, web pages), columns separated by spaces or an unknown character, a
+missing header row, a title above it, and rows wider than the header (``1,234.5`` unquoted in a
+comma-delimited file), whose extra fields pandas would drop without a word.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import re
+import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -55,7 +63,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types for a damaged file
-        raise DataError(f"{path.name} is not a readable Parquet file ({_first_line(exc)})") from exc
+        raise DataError(
+            f"{path.name} is not a readable Parquet file ({_first_line(exc)})",
+            "export it again: it is damaged, cut short, or not Parquet at all",
+        ) from exc
     if isinstance(frame.index, pd.DatetimeIndex):
         frame = frame.reset_index(names=frame.index.name or "time", allow_duplicates=True)
     frame.columns = unique_names([str(c).strip() for c in frame.columns])
@@ -67,20 +78,42 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
         head = handle.read(HEAD_BYTES)
     encoding, head_text = decode_head(path, head, complete=len(head) < HEAD_BYTES)
     delimiter = sniff_delimiter(head_text)
-    try:
-        frame = pd.read_csv(
-            path,
-            sep=delimiter,
-            encoding=encoding,
-            na_values=MISSING_MARKERS,
-            skipinitialspace=True,
-            index_col=False,  # a trailing delimiter must not shift the columns
-        )
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"{path.name} has no header row", "add a header such as 'date,value'") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path.name} is not a well-formed CSV file ({_first_line(exc)})") from exc
+    refuse_unknown_delimiter(path, head_text)
+    # pandas warns (on stderr, breaking the one-line error contract) where it silently drops
+    # the extra fields of rows wider than the header: caught, and diagnosed below.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            frame = pd.read_csv(
+                path,
+                sep=delimiter,
+                encoding=encoding,
+                na_values=MISSING_MARKERS,
+                skipinitialspace=True,
+                index_col=False,  # a trailing delimiter must not shift the columns
+            )
+        except pd.errors.EmptyDataError as exc:
+            raise DataError(f"{path.name} has no header row", "add a header such as 'date,value'") from exc
+        except pd.errors.ParserError as exc:
+            problem = _extra_fields_in_file(path, encoding, delimiter)
+            raise problem or DataError(
+                f"{path.name} is not a well-formed CSV file ({_first_line(exc)})",
+                "check its quotes and delimiters, or export it again",
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{path.name} mixes text encodings: byte {exc.object[exc.start : exc.start + 1]!r} "
+                f"at position {exc.start} is not {encoding.replace('-sig', '')}",
+                "save the file again as UTF-8",
+            ) from exc
+        except ValueError as exc:
+            raise DataError(f"{path.name} is not a well-formed CSV file ({_first_line(exc)})") from exc
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        problem = _extra_fields_in_file(path, encoding, delimiter)
+        if problem is not None:
+            raise problem
     frame.columns = [str(c).strip() for c in frame.columns]
+    refuse_data_as_header(path, frame)
     if frame.empty:
         raise DataError(f"{path.name} has a header but no data rows", "add the series' rows")
     return frame, delimiter
@@ -89,14 +122,24 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
 def decode_head(path: Path, head: bytes, *, complete: bool) -> tuple[str, str]:
     """The encoding of a CSV file from its first bytes, and those bytes decoded.
 
-    UTF-8 (with or without a byte-order mark) when they decode as such, else Latin-1, the
-    encoding of legacy spreadsheet exports. ``complete`` says ``head`` is the whole file (else
-    a character cut by the read at its end is not held against UTF-8).
+    UTF-16 when they start with its byte-order mark; UTF-8 (with or without a byte-order mark)
+    when they decode as such; else Windows-1252 or Latin-1, the encodings of legacy spreadsheet
+    exports. ``complete`` says ``head`` is the whole file (else a character cut by the read at
+    its end is not held against UTF-8).
 
     Raises:
-        DataError: the bytes are binary (hold NUL bytes), not text.
+        DataError: the bytes are binary (hold NUL bytes) or another format (a compressed file,
+            a workbook, a web page), not CSV text.
     """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a byte-order mark ("Unicode text")
+        usable = head if complete else head[: len(head) - len(head) % 2]
+        return "utf-16", usable.decode("utf-16", errors="replace")
+    refuse_other_formats(path, head)
     if b"\x00" in head:
+        byte_order = _utf16_without_bom(head)
+        if byte_order is not None:
+            usable = head if complete else head[: len(head) - len(head) % 2]
+            return byte_order, usable.decode(byte_order, errors="replace")
         raise DataError(f"{path.name} is binary, not a CSV text file", "export it as CSV or Parquet")
     encoding = "utf-8-sig"  # also strips a UTF-8 byte-order mark
     try:
@@ -104,6 +147,11 @@ def decode_head(path: Path, head: bytes, *, complete: bool) -> tuple[str, str]:
     except UnicodeDecodeError as exc:
         if not complete and exc.start >= len(head) - 4:
             return encoding, head[: exc.start].decode(encoding, errors="replace")
+    # Windows-1252 is Latin-1 plus printable characters (€, „, –) where Latin-1 has control
+    # codes; files that use its few undefined bytes are read as Latin-1.
+    try:
+        return "cp1252", head.decode("cp1252")
+    except UnicodeDecodeError:
         return "latin-1", head.decode("latin-1")
 
 
@@ -216,6 +264,231 @@ def _coerce_decorated_numbers(
         if changes:
             notes.append(f"column {name!r}: {', '.join(changes)}")
     return frame
+
+
+# --- Files that are not CSV, or whose layout would be misread -------------------------------------
+
+# Formats often saved or downloaded under a .csv name: (leading bytes, what it is, the fix).
+_OTHER_FORMATS = (
+    (b"\x1f\x8b", "gzip-compressed", "decompress it first (gunzip)"),
+    (b"BZh91AY&SY", "bzip2-compressed", "decompress it first (bunzip2)"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "decompress it first (unxz)"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "decompress it first (unzstd)"),
+    (b"PAR1", "a Parquet file", "give it a .parquet extension"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)", "save the sheet as CSV"),
+    (b"%PDF-", "a PDF document", "export the table itself as CSV"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the table as CSV"),
+)
+
+
+def refuse_other_formats(path: Path, head: bytes) -> None:
+    """Refuse a file whose first bytes say it is not CSV text, naming what it is.
+
+    Raises:
+        DataError: a compressed file, a workbook, a web page, ... named like a CSV file.
+    """
+    for magic, what, fix in _OTHER_FORMATS:
+        if head.startswith(magic):
+            raise DataError(f"{path.name} is {what}, not a CSV text file", fix)
+    if head.startswith(b"PK\x03\x04"):
+        if b"xl/" in head:
+            raise DataError(
+                f"{path.name} is an Excel workbook (.xlsx), not a CSV text file",
+                "save the sheet as CSV (File > Save As > CSV) or Parquet",
+            )
+        if b"opendocument.spreadsheet" in head:
+            raise DataError(
+                f"{path.name} is an OpenDocument spreadsheet, not a CSV text file", "save the sheet as CSV"
+            )
+        raise DataError(
+            f"{path.name} is a ZIP archive, not a CSV text file", "extract the CSV file from it first"
+        )
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:64].lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        raise DataError(
+            f"{path.name} is a web page (HTML), not CSV data: the download probably failed or needed a login",
+            "download the CSV file itself (open the link in a browser to see what it returns)",
+        )
+    if start.startswith(b"<?xml"):
+        raise DataError(f"{path.name} is an XML document, not a CSV text file", "export the series as CSV")
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` when ``head`` is UTF-16 text without a byte-order mark:
+    the high byte of (almost) every character is NUL, the low byte never is."""
+    if len(head) < 16:
+        return None
+    for byte_order, low, high in (
+        ("utf-16-le", head[0::2], head[1::2]),
+        ("utf-16-be", head[1::2], head[0::2]),
+    ):
+        if 0 not in low and high.count(0) >= 0.95 * len(high):
+            return byte_order
+    return None
+
+
+# Characters that are part of names, numbers and dates, so never taken as a column separator.
+_NOT_SEPARATORS = set("._-/():%°'\"+")
+
+
+def refuse_unknown_delimiter(path: Path, text: str) -> None:
+    """Refuse a file whose columns are separated by something other than ``, ; tab |``.
+
+    Space-aligned tables (printouts, ``df.to_string()``) and exotic separators would be read as
+    one column holding whole lines. A single column (dates only, values only) is not refused here.
+
+    Raises:
+        DataError: every line of the head splits into the same number (2+) of columns at
+            runs of spaces or at one other punctuation character.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()][:21]
+    if len(lines) < 2 or any(mark in lines[0] for mark in ",;\t|"):
+        return
+    header, rows = lines[0], lines[1:]
+    separator = None
+    for pattern in (r"\s+", r"\s{2,}"):
+        width = len(re.split(pattern, header))
+        if width >= 2 and all(len(re.split(pattern, row)) == width for row in rows):
+            separator = "spaces"
+    if separator is not None and _is_one_timestamp(rows[0]):
+        return  # a lone time column such as "Date Time" / "2024-01-31 13:00"
+    if separator is None:
+        for mark in sorted(set(header)):
+            if mark.isalnum() or mark.isspace() or mark in _NOT_SEPARATORS:
+                continue
+            if all(row.count(mark) == header.count(mark) for row in rows):
+                separator = repr(mark)
+                break
+    if separator is None:
+        return
+    raise DataError(
+        f"{path.name} has no ',', ';', tab or '|' between its columns: they seem to be "
+        f"separated by {separator} (header: {_shorten(header)!r})",
+        "save it as CSV with a comma, semicolon or tab between the columns",
+    )
+
+
+def _is_one_timestamp(text: str) -> bool:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return pd.Timestamp(text) is not pd.NaT
+        except (ValueError, TypeError, OverflowError):
+            return False
+
+
+def refuse_data_as_header(path: Path, frame: pd.DataFrame) -> None:
+    """Refuse a file whose first line is data, not column names (its first row would be lost).
+
+    Raises:
+        DataError: every named column of the header is a number or a date.
+    """
+    names = [str(name) for name in frame.columns if not str(name).startswith("Unnamed: ")]
+    if names and all(_looks_like_a_value(name) for name in names):
+        raise DataError(
+            f"{path.name} has no header row: its first line holds values ({', '.join(names[:3])}), "
+            "not column names",
+            "add a first line naming the columns, such as 'date,value'",
+        )
+
+
+def _looks_like_a_value(name: str) -> bool:
+    text = re.sub(r"\.\d+$", "", name) if re.fullmatch(r"\d{4}-\d{2}-\d{2}\.\d+", name) else name
+    if re.fullmatch(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2})?)?", text):
+        return True
+    try:
+        float(_CURRENCY_AND_SPACE.sub("", text).replace(",", "").rstrip("%"))
+    except ValueError:
+        return False
+    return True
+
+
+# A number split in two at a comma: "1" + "234.5" (thousands separator) or "12" + "5" (decimal comma).
+_NUMBER_HEAD = re.compile(r"[-+(]?[$€£¥]?\d{1,3}")
+_NUMBER_TAIL = re.compile(r"\d+(\.\d+)?%?\)?")
+
+
+def extra_fields_problem(name: str, lines: Iterable[str], delimiter: str) -> DataError | None:
+    """Diagnose rows with more non-empty fields than the header in the CSV text ``lines`` of
+    the file ``name``, or None when there are none.
+
+    pandas drops such fields without a word (or refuses the file): either way the values of
+    those rows would land in the wrong columns. The usual cause is a number written with a comma
+    in a comma-delimited file (``1,234.5`` or ``12,5``), else a text value holding the delimiter.
+    """
+    width: int | None = None
+    wide: list[int] = []
+    header = example = ""
+    split: tuple[str, str] | None = None
+    reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=True)
+    for row in reader:
+        if width is None:
+            if any(cell.strip() for cell in row):
+                width, header = len(row), delimiter.join(row)
+            continue
+        if len(row) <= width or not any(cell.strip() for cell in row[width:]):
+            continue
+        wide.append(reader.line_num)
+        if len(wide) == 1:
+            example = delimiter.join(row)
+        if split is None:
+            split = _split_number(row)
+    if width is None or not wide:
+        return None
+    where = f"{len(wide)} row(s) with more fields than its {width} header column(s)"
+    first = f"line {wide[0]}: {_shorten(example)!r}"
+    if width == 1 and wide[0] == 2:
+        return DataError(
+            f"the first line of {name} ({_shorten(header)!r}) has no {_delimiter_name(delimiter)} "
+            "delimiter but the rows below it do, as if it were a title above the header row",
+            "delete the lines above the header row",
+        )
+    if split is not None and delimiter == ",":
+        number = ",".join(split)
+        if re.fullmatch(r"\d{3}\.\d+%?\)?", split[1]):
+            return DataError(
+                f"{name} has {where} ({first}): numbers written with thousands separators, "
+                f"such as {number!r}, are split into two columns by the ',' delimiter",
+                f'quote such numbers ("{number}") or export them without thousands separators',
+            )
+        if re.fullmatch(r"\d{3}%?\)?", split[1]):
+            return DataError(
+                f"{name} has {where} ({first}): numbers written with a comma (thousands "
+                f"separators or decimal commas), such as {number!r}, are split into two columns by "
+                "the ',' delimiter",
+                f'quote such numbers ("{number}"), or export them without thousands separators and '
+                "with decimal points",
+            )
+        return DataError(
+            f"{name} has {where} ({first}): numbers written with a decimal comma, such as "
+            f"{number!r}, are split into two columns by the ',' delimiter",
+            f"export with ';' as the delimiter, write decimals with a point, or quote them (\"{number}\")",
+        )
+    return DataError(
+        f"{name} has {where} ({first}): a value holds the {_delimiter_name(delimiter)} "
+        "delimiter, or the header lacks a column name",
+        "quote values that contain the delimiter, or name every column in the header",
+    )
+
+
+def _extra_fields_in_file(path: Path, encoding: str, delimiter: str) -> DataError | None:
+    with path.open(encoding=encoding, errors="replace", newline="") as handle:
+        return extra_fields_problem(path.name, handle, delimiter)
+
+
+def _split_number(row: list[str]) -> tuple[str, str] | None:
+    for left, right in itertools.pairwise(row):
+        if _NUMBER_HEAD.fullmatch(left.strip()) and _NUMBER_TAIL.fullmatch(right.strip()):
+            return left.strip(), right.strip()
+    return None
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}.get(delimiter, repr(delimiter))
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,7 +18,15 @@ import pandas as pd
 from rnncast.data import numeric_columns, resolve_targets, resolve_time_column
 from rnncast.errors import DataError, RnncastError
 from rnncast.frequency import infer_frequency
-from rnncast.reading import MISSING_MARKERS, clean_table, decode_head, sniff_delimiter
+from rnncast.reading import (
+    MISSING_MARKERS,
+    clean_table,
+    decode_head,
+    extra_fields_problem,
+    refuse_data_as_header,
+    refuse_unknown_delimiter,
+    sniff_delimiter,
+)
 from rnncast.timestamps import parse_timestamps
 
 # Bytes read from each end of the file: a few thousand rows of a typical series.
@@ -85,19 +93,39 @@ def _sketch_csv(path: Path, size: int) -> dict[str, Any]:
 
 
 def _parse_csv_text(path: Path, text: str, delimiter: str, *, quiet: bool = False) -> pd.DataFrame:
+    """Parse CSV text from one end of the file as ``read_table`` parses the whole file, with the
+    same diagnoses (unknown delimiter, rows wider than the header, no header row); ``quiet``
+    gives an empty table instead of an error (for the tail, which is only a bonus)."""
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            na_values=MISSING_MARKERS,
-            skipinitialspace=True,
-            index_col=False,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        if not quiet:
+            refuse_unknown_delimiter(path, text)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                frame = pd.read_csv(
+                    io.StringIO(text),
+                    sep=delimiter,
+                    na_values=MISSING_MARKERS,
+                    skipinitialspace=True,
+                    index_col=False,
+                )
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+                problem = extra_fields_problem(path.name, text.splitlines(), delimiter)
+                raise problem or DataError(
+                    f"{path.name} does not start with a readable CSV header ({exc})",
+                    "check its quotes and delimiters, or export it again",
+                ) from exc
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            problem = extra_fields_problem(path.name, text.splitlines(), delimiter)
+            if problem is not None:
+                raise problem
+        frame.columns = [str(c).strip() for c in frame.columns]
+        if not quiet:
+            refuse_data_as_header(path, frame)
+    except RnncastError:
         if quiet:
             return pd.DataFrame()
-        raise DataError(f"{path.name} does not start with a readable CSV header ({exc})") from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
+        raise
     frame, _ = clean_table(frame, delimiter)
     return frame
 

@@ -38,7 +38,38 @@ def parse_timestamps(values: pd.Series, name: str) -> tuple[pd.DatetimeIndex, li
     text = values.astype(str).str.strip()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas' format-inference chatter
+        _refuse_mixed_zones(text, name)
         return _parse_text(text, name)
+
+
+# A UTC offset or zone after a time of day: "13:00+01:00", "13:00:00.5Z", "13:00 UTC".
+_ZONE_SUFFIX = re.compile(
+    r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE
+)
+
+
+def _refuse_mixed_zones(text: pd.Series, name: str) -> None:
+    """Refuse a column where some timestamps carry a UTC offset and others, dates too, do not:
+    reading the others as UTC (pandas' ``utc=True``) would shift them by hours, unseen."""
+    zoned = text.str.contains(_ZONE_SUFFIX)
+    if not zoned.any() or zoned.all():
+        return
+    dates = pd.to_datetime(text.where(~zoned), format="mixed", errors="coerce").notna()
+    positions = np.flatnonzero((~zoned & dates).to_numpy())
+    if not len(positions):
+        return  # the rest are not dates at all: reported as such
+    raise DataError(
+        f"time column {name!r} mixes timestamps with a UTC offset ({text[zoned].iloc[0]!r}) and "
+        f"without one ({text.iloc[positions[0]]!r}, row(s) {_row_list(positions)})",
+        "give every timestamp its UTC offset, or none; rnncast will not guess which time zone "
+        "the others are in",
+    )
+
+
+def _row_list(positions: np.ndarray, limit: int = 3) -> str:
+    """Data-row numbers (1 = the first row after the header) of 0-based ``positions``."""
+    shown = ", ".join(str(p + 1) for p in positions[:limit])
+    return shown + (", ..." if len(positions) > limit else "")
 
 
 def _parse_numbers(values: pd.Series, name: str) -> pd.DatetimeIndex:
@@ -52,10 +83,37 @@ def _parse_numbers(values: pd.Series, name: str) -> pd.DatetimeIndex:
             parsed = pd.to_datetime(integers.astype(str), format="%Y%m%d", errors="coerce")
             if not parsed.isna().any():
                 return pd.DatetimeIndex(parsed)
+    reading = _number_dates(numbers.astype(np.float64))
+    if reading is not None:
+        what, fix = reading
+        raise DataError(f"time column {name!r} holds numbers ({values.iloc[0]}, ...), not dates: {what}", fix)
     raise DataError(
         f"time column {name!r} holds numbers ({values.iloc[0]}, ...), not dates",
         "pick the real time column with --time-col, or write dates such as 2024-01-31",
     )
+
+
+def _number_dates(numbers: np.ndarray) -> tuple[str, str] | None:
+    """What numbers in a time column probably are (Excel serial days, Unix time), and the fix;
+    None when they look like neither. They are never converted: the guess could be wrong (Excel
+    counts from 1899-12-30 or, on old Macs, 1904-01-01; Unix time in s, ms or us)."""
+    if not len(numbers) or not np.isfinite(numbers).all():
+        return None
+    first = float(numbers[0])
+    if ((numbers >= 10_000) & (numbers < 110_000)).all():
+        day = pd.Timestamp("1899-12-30") + pd.Timedelta(days=first)
+        return (
+            f"they look like Excel serial dates ({first:g} would be {day:%Y-%m-%d})",
+            "format the column as dates (yyyy-mm-dd) in the spreadsheet before exporting it",
+        )
+    for unit, low, high in (("seconds", 1e8, 4e9), ("milliseconds", 1e11, 4e12)):
+        if ((numbers >= low) & (numbers < high)).all():
+            moment = pd.Timestamp(first, unit="s" if unit == "seconds" else "ms")
+            return (
+                f"they look like Unix times in {unit} ({first:.0f} would be {moment:%Y-%m-%d %H:%M} UTC)",
+                "convert them to dates with a UTC offset, such as 2024-05-01T13:00:00+00:00",
+            )
+    return None
 
 
 def _parse_text(text: pd.Series, name: str) -> tuple[pd.DatetimeIndex, list[str]]:
@@ -122,13 +180,23 @@ def _unparseable(text: pd.Series, name: str, candidates: list[str]) -> DataError
     if len(good) and len(bad):
         lenient = pd.to_datetime(bad, format="mixed", errors="coerce")
         if lenient.notna().all():
+            first_bad = int(np.flatnonzero(parsed.isna().to_numpy())[0])
             return DataError(
-                f"time column {name!r} mixes date formats (e.g. {good.iloc[0]!r} and {bad.iloc[0]!r})",
+                f"time column {name!r} mixes date formats (e.g. {good.iloc[0]!r} and {bad.iloc[0]!r}, "
+                f"row {first_bad + 1})",
                 _FIX,
             )
     examples = ", ".join(repr(v) for v in bad.head(3))
+    positions = np.flatnonzero(parsed.isna().to_numpy())
+    trailing = bool(len(positions)) and positions[0] == len(text) - len(positions) and len(good) > len(bad)
+    if trailing:  # notes or totals written below the data
+        return DataError(
+            f"the last {len(positions)} row(s) of time column {name!r} are not dates but, it seems, "
+            f"notes below the data ({examples}, row(s) {_row_list(positions)})",
+            "delete the lines below the data, or fix their dates",
+        )
     return DataError(
-        f"time column {name!r} has values that are not dates: {examples}",
+        f"time column {name!r} has values that are not dates: {examples} (row(s) {_row_list(positions)})",
         f"{_FIX}; or pick the time column with --time-col",
     )
 

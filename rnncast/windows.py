@@ -20,6 +20,10 @@ from rnncast.frequency import frequency_family
 if TYPE_CHECKING:
     import tensorflow as tf
 
+# Beyond this magnitude the network's float32 arithmetic overflows (data validation refuses it
+# too, before any TensorFlow import: see rnncast.data.to_numeric_frame).
+MAX_MAGNITUDE = 1e30
+
 
 @dataclass(frozen=True)
 class Split:
@@ -95,7 +99,11 @@ class Scaler:
         else:
             offset = values.min(axis=0)
             scale = values.max(axis=0) - offset
-        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        # A constant column's mean can be off by a rounding error, its deviation then tiny but
+        # not zero: take it as constant (offset the value itself, scale 1), not scale by ~1e-17.
+        constant = (values == values[:1]).all(axis=0)
+        offset = np.where(constant, values[0], offset)
+        scale = np.where(np.isfinite(scale) & (scale > 0) & ~constant, scale, 1.0)
         return cls(kind, tuple(columns), offset, scale)
 
     def transform(self, values: np.ndarray) -> np.ndarray:
@@ -139,10 +147,10 @@ class Scaler:
 def check_scalable(values: np.ndarray, columns: tuple[str, ...]) -> None:
     """Refuse magnitudes that overflow float32 once the network sees them."""
     biggest = np.abs(values).max(axis=0)
-    too_big = [c for c, v in zip(columns, biggest, strict=True) if v > 1e30]
+    too_big = [c for c, v in zip(columns, biggest, strict=True) if v > MAX_MAGNITUDE]
     if too_big:
         raise DataError(
-            f"column(s) {', '.join(too_big)} hold values beyond 1e30",
+            f"column(s) {', '.join(too_big)} hold values beyond {MAX_MAGNITUDE:g}",
             "rescale the data (e.g. express it in thousands) before training",
         )
 

@@ -120,3 +120,22 @@ def test_job_file_settings_apply_and_command_line_flags_win(prices_csv: Path, tm
     # A flag given with its default value still wins over the file.
     result = check(prices_csv, "--config", job, "--model", "lstm", "--json")
     assert json.loads(result.stdout)["config"]["model"] == "lstm"
+
+
+def test_backtest_refuses_more_inputs_than_training_windows_before_training(tmp_path: Path) -> None:
+    data = Path(__file__).parent / "data" / "bad" / "too_many_features.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            str(data),
+            "--target",
+            "output_kw",
+            "--features",
+            "all",
+            "--report-dir",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert_one_line_error(result, ExitCode.USAGE, "81 input columns", "training windows", "fewer --features")
+    assert not (tmp_path / "r").exists()
