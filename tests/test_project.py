@@ -51,3 +51,15 @@ def test_only_the_backend_module_imports_tensorflow_or_keras() -> None:
         if _runtime_imports(ast.parse(path.read_text())) & {"tensorflow", "keras"}
     }
     assert modules == {"backend.py"}
+
+
+def test_the_readme_troubleshoots_every_failure_exit_code() -> None:
+    from rnncast.errors import ExitCode
+
+    readme = (ROOT / "README.md").read_text()
+    troubleshooting = readme.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    for code in ExitCode:
+        if code in (ExitCode.OK, ExitCode.INTERNAL, ExitCode.LOCKED):
+            continue  # success, bugs, and the lock of a later release
+        assert f"Exit {int(code)}" in troubleshooting or f"(exit {int(code)})" in troubleshooting, code
+        assert f"| {int(code)} |" in readme, f"exit code {int(code)} missing from the table"
