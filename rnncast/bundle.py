@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import logging
+import math
 import re
 import shutil
 import zipfile
@@ -55,8 +56,38 @@ CHECKSUMMED_FILES = (MODEL_FILE, SCALER_FILE, REPORT_FILE, HISTORY_FILE)
 REQUIRED_METADATA = ("config", "data", "model", "split", "training", "versions")
 # What a Keras 3 model archive holds; anything else in model.keras is refused.
 ARCHIVE_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
-# Keras objects that carry Python code: refused even though safe_mode would refuse them too.
-CODE_CARRIERS = ("Lambda", "__lambda__", "function", "TFSMLayer")
+# Every class the networks of rnncast.models are made of (tests build each variant and check
+# it passes); anything else in a model's config is refused. Extend it with new model options.
+KERAS_CLASSES = frozenset(
+    {
+        "Functional",
+        "InputLayer",
+        "SimpleRNN",
+        "LSTM",
+        "GRU",
+        "Bidirectional",
+        "Dense",
+        "Dropout",
+        "Reshape",
+        "Permute",
+        "Add",
+        "Cropping1D",
+        "UpSampling1D",
+        "DTypePolicy",
+        "GlorotUniform",
+        "Orthogonal",
+        "Zeros",
+        "Adam",
+    }
+)
+# Sizes beyond anything rnncast writes: a config.json is kilobytes, weights at most hundreds of
+# megabytes; float weights barely compress, so a high ratio means a zip bomb.
+MAX_CONFIG_BYTES = 1 << 20
+MAX_WEIGHTS_BYTES = 4 << 30
+MAX_COMPRESSION_RATIO = 200
+MAX_CONFIG_DEPTH = 64
+# Bundle JSON files (metadata, scaler, report) are kilobytes to a few megabytes.
+MAX_JSON_BYTES = 64 << 20
 
 logger = logging.getLogger("rnncast")
 
@@ -237,14 +268,34 @@ def metadata_problem(metadata: dict[str, Any]) -> str | None:
     checked one by one before anything trusts them.
     """
     data, model, split = metadata["data"], metadata["model"], metadata["split"]
+    if not isinstance(metadata.get("created_at"), str):
+        return "created_at is missing or not text"
     for section, key in (
         ("data", "path"),
         ("data", "time_col"),
         ("data", "frequency"),
+        ("data", "first_timestamp"),
+        ("data", "last_timestamp"),
         ("split", "test_start"),
+        ("training", "device"),
     ):
         if not isinstance(metadata[section].get(key), str):
             return f"{section}.{key} is missing or not text"
+    for section, key in (
+        ("data", "rows"),
+        ("split", "train_rows"),
+        ("split", "val_rows"),
+        ("split", "test_rows"),
+        ("model", "parameters"),
+        ("training", "epochs_run"),
+        ("training", "best_epoch"),
+        ("training", "seconds"),
+    ):
+        value = metadata[section].get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return f"{section}.{key} is missing or not a number"
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata["versions"].items()):
+        return "versions is not a table of version strings"
     for key in ("targets", "features"):
         names = model.get(key)
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -258,9 +309,13 @@ def metadata_problem(metadata: dict[str, Any]) -> str | None:
     except ValueError:
         return f"split.test_start {split['test_start']!r} is not a timestamp"
     try:
-        TrainConfig.from_dict(metadata["config"])
+        config = TrainConfig.from_dict(metadata["config"])
     except RnncastError as exc:
         return f"config: {exc.message}"
+    if config.lookback is None or config.horizon is None:
+        return "config.lookback and config.horizon must be numbers in a trained model"
+    if (pd.Timestamp(split["test_start"]).tz is None) != (pd.Timestamp(data["last_timestamp"]).tz is None):
+        return "split.test_start and data.last_timestamp disagree on time zones"
     return None
 
 
@@ -298,58 +353,90 @@ def _release(version: Any) -> tuple[int, ...]:
 
 
 def check_model_archive(model_path: Path) -> None:
-    """Refuse a ``model.keras`` that refers to anything but Keras' own built-in objects.
+    """Refuse a ``model.keras`` holding anything rnncast does not build itself.
 
-    rnncast's networks are built from built-in layers only, so a Lambda layer, a function or a
-    custom class in the archive means the file was not written by rnncast: it is refused by
-    reading its JSON config, before Keras deserialises anything (``safe_mode=True`` is the
-    second line of defence).
+    rnncast's networks use a small, fixed set of built-in Keras layers, so any other class
+    (a Lambda layer, a function, a custom or registered class, a Keras layer rnncast never
+    uses) means the file was not written by rnncast: it is refused from the archive's JSON
+    config, before Keras deserialises anything (``safe_mode=True`` is the second line of
+    defence). Sizes are checked before anything is decompressed (no zip bombs).
 
     Raises:
-        BundleError: not a Keras archive, unexpected members, or foreign objects.
+        BundleError: not a Keras archive, unexpected or oversized members, or foreign objects.
     """
+    where = f"{MODEL_FILE} in {model_path.parent}"
     try:
         with zipfile.ZipFile(model_path) as archive:
-            unexpected = [n for n in archive.namelist() if n not in ARCHIVE_MEMBERS]
+            members = archive.infolist()
+            unexpected = [m.filename for m in members if m.filename not in ARCHIVE_MEMBERS]
+            if unexpected:
+                raise BundleError(
+                    f"{where} holds unexpected files ({', '.join(unexpected[:3])})",
+                    "retrain the model; do not use bundles from untrusted sources",
+                )
+            oversized = [m.filename for m in members if not _plausible_member(m)]
+            if oversized:
+                raise BundleError(
+                    f"{where} holds an implausibly large or compressed {oversized[0]}",
+                    "retrain the model; do not use bundles from untrusted sources",
+                )
             config = json.loads(archive.read("config.json"))
-    except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BundleError(
-            f"{MODEL_FILE} in {model_path.parent} is not a Keras model archive ({exc})",
+            f"{where} is not a Keras model archive ({_first_line(exc)})",
             "retrain the model or restore the bundle from a good copy",
         ) from exc
-    if unexpected:
-        raise BundleError(
-            f"{MODEL_FILE} in {model_path.parent} holds unexpected files ({', '.join(unexpected[:3])})",
-            "retrain the model; do not use bundles from untrusted sources",
-        )
-    foreign = _foreign_objects(config)
+    foreign = _foreign_object(config)
     if foreign:
         raise BundleError(
-            f"{MODEL_FILE} in {model_path.parent} refers to {foreign}, which rnncast never saves and "
-            "will not load (it could run code)",
+            f"{where} refers to {foreign}, which rnncast's models never contain, so it is not loaded "
+            "(a forged model can run code)",
             "retrain the model with rnncast; do not use bundles from untrusted sources",
         )
 
 
-def _foreign_objects(node: Any) -> str | None:
-    """The first object in a Keras config that is not one of Keras' own, described; or None."""
-    if isinstance(node, list):
-        return next((found for item in node if (found := _foreign_objects(item))), None)
-    if not isinstance(node, dict):
-        return None
-    name = node.get("class_name")
-    if isinstance(name, str):
-        module = node.get("module")
-        registered = node.get("registered_name")
-        if name in CODE_CARRIERS:
-            return f"a {name} object"
-        if module is None and name != "__keras_tensor__":
-            return f"an object {name!r} of no module"
-        if module is not None and not (isinstance(module, str) and re.fullmatch(r"keras(\.\w+)*", module)):
-            return f"a custom object {module}.{name}"
-        if registered is not None and registered != name:
-            return f"a registered custom object {registered!r}"
-    return next((found for value in node.values() if (found := _foreign_objects(value))), None)
+def _plausible_member(member: zipfile.ZipInfo) -> bool:
+    """Whether a model archive member's sizes are ones rnncast could have written."""
+    limit = MAX_WEIGHTS_BYTES if member.filename == "model.weights.h5" else MAX_CONFIG_BYTES
+    ratio = member.file_size / max(member.compress_size, 1)
+    return member.file_size <= limit and ratio <= MAX_COMPRESSION_RATIO
+
+
+def _foreign_object(config: Any) -> str | None:
+    """The first object in a Keras config outside :data:`KERAS_CLASSES`, described; or None.
+
+    Walks the JSON iteratively with a depth limit, so a deeply nested forgery cannot exhaust
+    the stack.
+    """
+    stack: list[tuple[Any, int]] = [(config, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_CONFIG_DEPTH:
+            return f"a config nested more than {MAX_CONFIG_DEPTH} levels deep"
+        if isinstance(node, list):
+            stack.extend((item, depth + 1) for item in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        name = node.get("class_name")
+        if name is not None:
+            module = node.get("module")
+            registered = node.get("registered_name")
+            if name == "__keras_tensor__" and module is None:
+                pass  # a reference to a layer's output inside the functional graph
+            elif not isinstance(module, str) or not re.fullmatch(r"keras(\.\w+)*", module):
+                return f"a custom object {module}.{name}"
+            elif name not in KERAS_CLASSES:
+                return f"a {name} object"
+            elif registered is not None and registered != name:
+                return f"a registered custom object {registered!r}"
+        stack.extend((value, depth + 1) for value in node.values())
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def attach_model(bundle: Bundle) -> Bundle:
@@ -382,10 +469,14 @@ def _read_json(directory: Path, name: str) -> dict[str, Any]:
     file_path = directory / name
     if not file_path.is_file():
         raise BundleError(f"{directory} is not a model bundle: {name} is missing", "retrain the model")
+    if file_path.stat().st_size > MAX_JSON_BYTES:
+        raise BundleError(f"{name} in {directory} is implausibly large", "retrain the model")
     try:
         data = json.loads(file_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{name} in {directory} is not valid JSON ({exc})", "retrain the model") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BundleError(
+            f"{name} in {directory} is not valid JSON ({_first_line(exc)})", "retrain the model"
+        ) from exc
     if not isinstance(data, dict):
         raise BundleError(f"{name} in {directory} is not a JSON object", "retrain the model")
     return data

@@ -480,9 +480,10 @@ def info(
     """What a bundle or a data file is. Loads no TensorFlow; reads only the ends of a data file."""
     with _reported_errors(False):
         from rnncast import pipeline
+        from rnncast.fileio import follow_link
         from rnncast.render import info_text, sketch_text, to_json
 
-        if path is not None and not path.is_dir():
+        if path is not None and not follow_link(path).is_dir():
             details = pipeline.sketch(path)
             text = sketch_text
         else:

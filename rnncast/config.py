@@ -63,8 +63,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # Normalise list-like inputs so the dataclass stays hashable and JSON-friendly.
-        object.__setattr__(self, "target", _split_names(self.target))
-        object.__setattr__(self, "features", _split_names(self.features))
+        object.__setattr__(self, "target", _split_names(self.target, "target"))
+        object.__setattr__(self, "features", _split_names(self.features, "features"))
         for name in ("bidirectional", "residual"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingError(name, f"must be true or false, got {getattr(self, name)!r}")
@@ -77,7 +77,7 @@ class TrainConfig:
         for name in ("units", "layers", "batch_size", "epochs"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("patience", self.patience, minimum=0)
-        _check_int("seed", self.seed, minimum=0)
+        _check_int("seed", self.seed, minimum=0, maximum=2**32 - 1)  # NumPy's seed range
         if self.lookback is not None:
             _check_int("lookback", self.lookback, minimum=1)
         if self.horizon is not None:
@@ -121,12 +121,14 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _split_names(value: Any) -> tuple[str, ...]:
+def _split_names(value: Any, field: str) -> tuple[str, ...]:
     """Accept 'a,b', ['a', 'b,c'] or ('a',) and return ('a', 'b', 'c') without blanks."""
     if value is None:
         return ()
     if isinstance(value, str):
         value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise SettingError(field, f"must name columns (text or a list of text), got {value!r}")
     names: list[str] = []
     for item in value:
         names.extend(part.strip() for part in str(item).split(",") if part.strip())
@@ -147,11 +149,13 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise SettingError(name, f"{value!r} is not supported", f"use one of: {', '.join(choices)}")
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
+def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise SettingError(name, f"must be a whole number, got {value!r}")
     if value < minimum:
         raise SettingError(name, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SettingError(name, f"must be at most {maximum}, got {value}")
 
 
 def _check_range(

@@ -149,7 +149,6 @@ def load_series(
             f"{path.name} has {len(frame)} row(s) left after --fill {fill}",
             "fill the missing values instead (--fill ffill or interpolate) or fix the file",
         )
-    notes.extend(check_variation(frame, target_names, feature_names, labels["target"]))
 
     fingerprint = {
         "path": str(path.resolve()),
@@ -192,7 +191,8 @@ def resolve_time_column(frame: pd.DataFrame, requested: str | None, label: str =
         sample = frame[first].dropna().astype(str).head(20)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandas' format-inference chatter
-            looks_like_dates = pd.to_datetime(sample, errors="coerce", format="mixed").notna().all()
+            # utc=True: offsets that change with daylight saving must not raise here.
+            looks_like_dates = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True).notna().all()
         if len(sample) and looks_like_dates:
             return first
     raise UsageError(

@@ -34,8 +34,9 @@ def safe_file_name(name: str, fallback: str = "series", max_length: int = 80) ->
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".").rstrip(". ")
     if not re.search(r"[A-Za-z0-9]", safe):  # nothing readable left ("", "..", "日本")
         safe = f"{fallback}-{digest}" if name.strip(". ") else fallback
-    if safe.split(".")[0].upper() in _DEVICE_NAMES:
-        safe = f"{safe}_"
+    stem, dot, rest = safe.partition(".")
+    if stem.upper() in _DEVICE_NAMES:  # "con.txt" is reserved too: the stem decides
+        safe = f"{stem}_{dot}{rest}"
     if len(safe) > max_length:
         safe = f"{safe[: max_length - 9]}-{digest}"
     return safe
@@ -170,9 +171,12 @@ def follow_link(path: Path) -> Path:
             named = path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError):
             return path
+        if not named or "\n" in named or len(named) > 1024:
+            return path  # a small data file, not a link
         candidate = path.parent / named
-        if named and candidate.is_dir():
-            return candidate
+        with contextlib.suppress(OSError):  # not a path at all
+            if candidate.is_dir():
+                return candidate
     return path
 
 

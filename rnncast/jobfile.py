@@ -34,7 +34,7 @@ def read_job_file(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Windows editors add a byte-order mark
     except FileNotFoundError as exc:
         raise UsageError(
             f"job file {str(path)!r} does not exist", "check the path given to --config"
@@ -43,6 +43,8 @@ def read_job_file(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"job file {str(path)!r} cannot be read ({exc})", "save it as UTF-8 text") from exc
     try:
         document = tomllib.loads(text)
+    except RecursionError as exc:
+        raise UsageError(f"{path.name} nests values too deeply", "write settings as key = value") from exc
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(
             f"{path.name} is not valid TOML ({exc})", "write settings as key = value, e.g. units = 64"
@@ -106,4 +108,6 @@ def _toml(value: Any) -> str:
         return f'"{value}"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
     return str(value)

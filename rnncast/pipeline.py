@@ -30,7 +30,7 @@ from rnncast.bundle import (
     save_bundle,
 )
 from rnncast.config import TrainConfig
-from rnncast.data import SeriesData, load_series
+from rnncast.data import SeriesData, check_variation, load_series
 from rnncast.errors import DataError, UsageError
 from rnncast.evaluation import ScoredWindows, evaluation_notes, score_forecasts
 from rnncast.fileio import is_replaceable_link, point_link, safe_file_name
@@ -38,7 +38,7 @@ from rnncast.fitting import fit_on_history, history_split
 from rnncast.folds import REFIT_POLICIES, default_step, plan_folds
 from rnncast.report import write_forecast_csv
 from rnncast.reporting import check_report_target, write_report_dir
-from rnncast.resources import RunSize, check_fits_in_memory
+from rnncast.resources import RunSize, check_file_fits_in_memory, check_fits_in_memory, estimate_bytes
 from rnncast.scoring import (
     WindowForecasts,
     describe_model,
@@ -183,7 +183,7 @@ def check(data: str | Path, config: TrainConfig | None = None, **settings: Any) 
         "horizon": config.horizon,
         "split": _split_summary(split, series.index),
         "windows": {part: len(split.starts(part)) for part in ("train", "val", "test")},
-        "memory_bytes": _training_size_check(series, config, split),
+        "memory_bytes": estimate_bytes(_run_size(series, config, len(split.starts("test")))),
         "config": config.to_dict(),
     }
 
@@ -248,6 +248,7 @@ def _run_size(series: SeriesData, config: TrainConfig, scored_windows: int) -> R
         units=config.units,
         layers=config.layers,
         directions=2 if config.bidirectional else 1,
+        gates={"simple_rnn": 1, "gru": 3, "lstm": 4}[config.model],
     )
 
 
@@ -486,6 +487,7 @@ def load_for_bundle(bundle: Bundle, data: str | Path | None) -> SeriesData:
         raise DataError(
             f"the training data {str(path)!r} no longer exists", "pass the newest data with --data"
         )
+    check_file_fits_in_memory(path)
     config = bundle.config
     try:
         series = load_series(
@@ -505,6 +507,14 @@ def load_for_bundle(bundle: Bundle, data: str | Path | None) -> SeriesData:
         raise DataError(
             f"{path.name} does not match the model in {bundle.path}: {exc.message}", exc.hint
         ) from exc
+    trained_with_offsets = pd.Timestamp(bundle.metadata["split"]["test_start"]).tz is not None
+    if (series.index.tz is not None) != trained_with_offsets:
+        has, lacks = ("with", "without") if trained_with_offsets else ("without", "with")
+        raise DataError(
+            f"{path.name} has timestamps {lacks} UTC offsets, but the model in {bundle.path} was "
+            f"trained on timestamps {has} them",
+            "write the timestamps the way the training data did",
+        )
     _log_notes(series)
     # Use the bundle's column names even where the file spells them in another case.
     frame = series.frame.set_axis(list(bundle.targets + bundle.features), axis=1)
@@ -581,9 +591,14 @@ def _fold_hint(folds: int) -> str:
 
 def _load_training_series(path: Path, config: TrainConfig) -> SeriesData:
     """The series the config's data settings select from ``path``, its notes logged."""
+    check_file_fits_in_memory(path)
     series = load_series(
         path, time_col=config.time_col, target=config.target, features=config.features, fill=config.fill
     )
+    # Only for training: a constant target teaches nothing, yet a flat recent stretch is fine
+    # input for forecasting or evaluating a trained model.
+    variation_notes = check_variation(series.frame, series.targets, series.features)
+    series = dataclasses.replace(series, notes=(*series.notes, *variation_notes))
     _log_notes(series)
     return series
 

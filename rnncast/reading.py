@@ -27,7 +27,7 @@ from rnncast.errors import DataError
 # Extra spellings of "missing" seen in exported and scraped files ("." is FRED's).
 MISSING_MARKERS = ["-", ".", "--", "n/a", "N/A", "null", "NULL", "None", "none", "#N/A", "nan"]
 # Bytes read to sniff encoding and delimiter.
-HEAD_BYTES = 64 * 1024
+HEAD_BYTES = 256 * 1024
 
 _CURRENCY_AND_SPACE = re.compile(r"[$€£¥\s]")
 # 1,234.5 (thousands commas, decimal point) and 1.234,5 (thousands dots, decimal comma).
@@ -81,17 +81,27 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     refuse_unknown_delimiter(path, head_text)
     # pandas warns (on stderr, breaking the one-line error contract) where it silently drops
     # the extra fields of rows wider than the header: caught, and diagnosed below.
+    # An ASCII head says nothing about the encoding: legacy bytes further down the file are
+    # Windows-1252 (else Latin-1, which decodes anything). A UTF-8 head is not second-guessed.
+    fallbacks = ["cp1252", "latin-1"] if encoding == "utf-8-sig" and head_text.isascii() else []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            frame = pd.read_csv(
-                path,
-                sep=delimiter,
-                encoding=encoding,
-                na_values=MISSING_MARKERS,
-                skipinitialspace=True,
-                index_col=False,  # a trailing delimiter must not shift the columns
-            )
+            while True:
+                try:
+                    frame = pd.read_csv(
+                        path,
+                        sep=delimiter,
+                        encoding=encoding,
+                        na_values=MISSING_MARKERS,
+                        skipinitialspace=True,
+                        index_col=False,  # a trailing delimiter must not shift the columns
+                    )
+                    break
+                except UnicodeDecodeError:
+                    if not fallbacks:
+                        raise
+                    encoding = fallbacks.pop(0)
         except pd.errors.EmptyDataError as exc:
             raise DataError(f"{path.name} has no header row", "add a header such as 'date,value'") from exc
         except pd.errors.ParserError as exc:

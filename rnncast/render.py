@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from rich.table import Table
@@ -185,7 +186,7 @@ def sketch_text(sketch: dict[str, Any]) -> str:
 
     rows = f"{sketch['rows']:,}" if sketch["rows"] is not None else "?"
     if sketch.get("rows_estimated"):
-        rows = f"about {rows} (estimated from the first {format_bytes(sketch['bytes_read'] / 2)})"
+        rows = f"about {rows} (estimated from the first {format_bytes(sketch['head_bytes'])})"
     layout = sketch["format"]
     if layout == "csv":
         delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(
@@ -210,8 +211,18 @@ def sketch_text(sketch: dict[str, Any]) -> str:
 
 
 def to_json(data: Any) -> str:
-    """Indented JSON for stdout."""
-    return json.dumps(data, indent=2, default=str)
+    """Indented, valid JSON for stdout: NaN and infinities (not JSON) become null."""
+    return json.dumps(_finite(data), indent=2, default=str, allow_nan=False)
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(value) for value in data]
+    return data
 
 
 def _network(info: dict[str, Any]) -> str:

@@ -174,9 +174,9 @@ def render_plots(
     out = {}
     for target in scored.targets[:MAX_PLOTTED_TARGETS]:
         stem = safe_file_name(target, fallback="target")  # column names are not file names
-        name = f"forecast_{stem}.png"
-        if name in out:  # "a b" and "a_b" would share a file name
-            name = f"forecast_{stem}_{scored.targets.index(target) + 1}.png"
+        name, number = f"forecast_{stem}.png", scored.targets.index(target) + 1
+        while name in out:  # "a b" and "a_b" would share a file name
+            name, number = f"forecast_{stem}_{number}.png", number + len(scored.targets)
         out[name] = plots.forecast_plot(scored, target, f"{series} · {target}: {model} vs baselines")
     out["error_by_step.png"] = plots.error_by_step_plot(
         report["per_step"], units, report["frequency"], f"{series}: error by horizon step, {model}"

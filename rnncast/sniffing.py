@@ -19,6 +19,7 @@ from rnncast.data import numeric_columns, resolve_targets, resolve_time_column
 from rnncast.errors import DataError, RnncastError
 from rnncast.frequency import infer_frequency
 from rnncast.reading import (
+    HEAD_BYTES,
     MISSING_MARKERS,
     clean_table,
     decode_head,
@@ -30,7 +31,7 @@ from rnncast.reading import (
 from rnncast.timestamps import parse_timestamps
 
 # Bytes read from each end of the file: a few thousand rows of a typical series.
-SNIFF_BYTES = 256 * 1024
+SNIFF_BYTES = HEAD_BYTES
 
 
 def sketch_data_file(path: str | Path) -> dict[str, Any]:
@@ -60,36 +61,56 @@ def sketch_data_file(path: str | Path) -> dict[str, Any]:
 def _sketch_csv(path: Path, size: int) -> dict[str, Any]:
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
-        tail_start = max(size - SNIFF_BYTES, len(head))
+        # The tail may overlap the head; it starts on an even byte for UTF-16's two-byte units.
+        tail_start = max(size - SNIFF_BYTES, 0) // 2 * 2
         handle.seek(tail_start)
-        tail = handle.read(SNIFF_BYTES)
+        tail = handle.read(SNIFF_BYTES) if len(head) < size else b""
     complete = len(head) >= size
     encoding, text = decode_head(path, head, complete=complete)
     if not complete:
-        text = text[: text.rfind("\n") + 1]  # drop the line the read cut in two
+        cut = max(text.rfind("\n"), text.rfind("\r"))  # drop the line the read cut in two
+        if cut < 0:
+            raise DataError(
+                f"the first line of {path.name} is longer than {SNIFF_BYTES // 1024} KiB",
+                "check that the file is a CSV table with one row per line",
+            )
+        text = text[: cut + 1]
     delimiter = sniff_delimiter(text)
     frame = _parse_csv_text(path, text, delimiter)
     header_line = text.splitlines()[0] if text else ""
-    last_line = _last_line(tail.decode(encoding, errors="replace")) if tail else None
 
     sketch: dict[str, Any] = {
         "format": "csv",
         "encoding": encoding.replace("utf-8-sig", "utf-8"),
         "delimiter": delimiter,
+        "head_bytes": len(head),
         "bytes_read": len(head) + len(tail),
     }
     sketch.update(_describe_columns(path, frame))
     if complete:
         sketch.update(rows=len(frame), rows_estimated=False)
-    else:
-        data_bytes = len(text.encode(encoding, errors="replace")) - len(header_line) - 1
-        per_row = max(data_bytes / max(len(frame), 1), 1.0)
-        sketch.update(rows=round((size - len(header_line) - 1) / per_row), rows_estimated=True)
-        time_col = sketch.get("time_col")
-        if last_line is not None and time_col is not None:
-            tail_frame = _parse_csv_text(path, f"{header_line}\n{last_line}\n", delimiter, quiet=True)
-            sketch["last_timestamp"] = _timestamp_at(tail_frame, time_col, -1)
+        return sketch
+    data_bytes = len(text.encode(encoding, errors="replace")) - len(header_line) - 1
+    per_row = max(data_bytes / max(len(frame), 1), 1.0)
+    sketch.update(rows=round((size - len(header_line) - 1) / per_row), rows_estimated=True)
+    # The head's last row is not the file's: without a readable tail the end stays unknown.
+    sketch["last_timestamp"] = None
+    time_col = sketch.get("time_col")
+    last_line = _last_line(tail.decode(_tail_encoding(encoding, head), errors="replace"))
+    if last_line is not None and time_col is not None and time_col in frame.columns:
+        tail_frame = _parse_csv_text(path, f"{header_line}\n{last_line}\n", delimiter, quiet=True)
+        if time_col in tail_frame.columns and len(tail_frame):
+            # Parsed beside the head's values, so the tail is read in the format chosen for them.
+            stamps = pd.concat([frame[time_col].dropna().astype(str), tail_frame[time_col].astype(str)])
+            sketch["last_timestamp"] = _timestamp_at(stamps.reset_index(drop=True).to_frame(), time_col, -1)
     return sketch
+
+
+def _tail_encoding(encoding: str, head: bytes) -> str:
+    """The codec for bytes from the middle of the file: no byte-order mark to read there."""
+    if encoding == "utf-16":
+        return "utf-16-be" if head.startswith(b"\xfe\xff") else "utf-16-le"
+    return encoding.replace("utf-8-sig", "utf-8")
 
 
 def _parse_csv_text(path: Path, text: str, delimiter: str, *, quiet: bool = False) -> pd.DataFrame:
@@ -148,12 +169,16 @@ def _sketch_parquet(path: Path) -> dict[str, Any]:
     if isinstance(head.index, pd.DatetimeIndex):
         head = head.reset_index(names=head.index.name or "time")
     head.columns = [str(c).strip() for c in head.columns]
+    if not rows:
+        raise DataError(f"{path.name} has columns but no rows", "export the series again with its rows")
     sketch: dict[str, Any] = {"format": "parquet", "bytes_read": None, "rows": rows, "rows_estimated": False}
     sketch.update(_describe_columns(path, head))
     time_col = sketch.get("time_col")
     if time_col is not None and parquet.metadata.num_row_groups and time_col in parquet.schema_arrow.names:
         last_group = parquet.read_row_group(parquet.metadata.num_row_groups - 1, columns=[time_col])
-        sketch["last_timestamp"] = _timestamp_at(last_group.to_pandas(), time_col, -1)
+        # A column, not to_pandas(): that would turn a saved DatetimeIndex back into the index.
+        stamps = last_group.column(time_col).to_pandas()
+        sketch["last_timestamp"] = _timestamp_at(stamps.to_frame(time_col), time_col, -1)
     return sketch
 
 
@@ -201,7 +226,7 @@ def _timestamp_at(frame: pd.DataFrame, column: str, position: int) -> str | None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            index, _ = parse_timestamps(frame[column].iloc[[position]], column)
+            index, _ = parse_timestamps(frame[column], column)  # all: one format for the column
         except RnncastError:
             return None
-    return index[0].isoformat()
+    return index[position].isoformat()

@@ -39,7 +39,15 @@ def parse_timestamps(values: pd.Series, name: str) -> tuple[pd.DatetimeIndex, li
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas' format-inference chatter
         _refuse_mixed_zones(text, name)
-        return _parse_text(text, name)
+        index, notes = _parse_text(text, name)
+    if index.hasnans:  # "NaT" parses as no time at all
+        positions = np.flatnonzero(index.isna())
+        raise DataError(
+            f"time column {name!r} holds no time on row(s) {_row_list(positions)} "
+            f"({text.iloc[positions[0]]!r})",
+            "fill in or delete those rows",
+        )
+    return index, notes
 
 
 # A UTC offset or zone after a time of day: "13:00+01:00", "13:00:00.5Z", "13:00 UTC".
@@ -174,11 +182,16 @@ def _disorder(index: pd.DatetimeIndex) -> tuple[int, int]:
 
 def _unparseable(text: pd.Series, name: str, candidates: list[str]) -> DataError:
     fmt = candidates[0] if candidates else None
-    parsed = pd.to_datetime(text, format=fmt, errors="coerce") if fmt else pd.Series(pd.NaT, index=text.index)
+    # utc=True: several UTC offsets (daylight saving) beside a bad value must not raise here.
+    parsed = (
+        pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+        if fmt
+        else pd.Series(pd.NaT, index=text.index)
+    )
     bad = text[parsed.isna()]
     good = text[parsed.notna()]
     if len(good) and len(bad):
-        lenient = pd.to_datetime(bad, format="mixed", errors="coerce")
+        lenient = pd.to_datetime(bad, format="mixed", errors="coerce", utc=True)
         if lenient.notna().all():
             first_bad = int(np.flatnonzero(parsed.isna().to_numpy())[0])
             return DataError(

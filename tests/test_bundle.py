@@ -133,7 +133,7 @@ def test_a_custom_layer_is_refused_before_its_code_can_run(bundle_copy: Path, tm
             return x
 
     inputs = keras.Input((10, 1))
-    outputs = keras.layers.Reshape((3, 1))(keras.layers.Dense(3)(keras.layers.Flatten()(Touch()(inputs))))
+    outputs = keras.layers.Cropping1D((0, 7))(keras.layers.Dense(1)(Touch()(inputs)))
     _replace_model(bundle_copy, keras.Model(inputs, outputs))
     marker.unlink()
     _refused(bundle_copy, "custom object")
@@ -226,3 +226,118 @@ def test_damaged_metadata_fields_are_a_bundle_error(
         metadata[section][key] = value
     (bundle_copy / "metadata.json").write_text(json.dumps(metadata))
     _refused(bundle_copy, re.escape(fragment))
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_every_network_rnncast_builds_passes_the_archive_check(
+    cell: str, bidirectional: bool, tmp_path: Path
+) -> None:
+    """The allowlist of Keras classes covers every model option (or training could not save)."""
+    from rnncast.bundle import check_model_archive
+    from rnncast.models import ModelShape, build_model, compile_model
+
+    for residual in (False, True):
+        model = build_model(
+            ModelShape(8, 3, 3, 2),
+            cell=cell,
+            bidirectional=bidirectional,
+            units=4,
+            layers=2,
+            dropout=0.2,
+            residual=residual,
+        )
+        compile_model(model, 1e-3, 1.0)
+        model.save(tmp_path / "model.keras")
+        check_model_archive(tmp_path / "model.keras")
+
+
+def _forge_archive(bundle: Path, config_json: bytes) -> None:
+    """Rewrite model.keras with ``config_json`` (keeping its weights) and fix the checksums."""
+    model = bundle / "model.keras"
+    with zipfile.ZipFile(model) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["config.json"] = config_json
+    with zipfile.ZipFile(model, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    _rechecksum(bundle)
+
+
+def test_a_zip_bomb_config_is_refused_without_decompressing_it(bundle_copy: Path) -> None:
+    with zipfile.ZipFile(bundle_copy / "model.keras") as archive:
+        config = archive.read("config.json")
+    _forge_archive(bundle_copy, config + b" " * (64 << 20))  # 64 MiB of spaces, ~64 KiB zipped
+    _refused(bundle_copy, "implausibly large or compressed config.json")
+
+
+def test_deeply_nested_configs_and_metadata_are_refused_not_crashing(bundle_copy: Path) -> None:
+    deep = b'{"a": ' * 5000 + b"1" + b"}" * 5000
+    _forge_archive(bundle_copy, deep)
+    _refused(bundle_copy, "not a Keras model archive|nested")
+    nested = {"class_name": "Functional", "module": "keras", "config": {}}
+    node = nested
+    for _ in range(200):
+        node["config"] = {"layer": {"class_name": "Dense", "module": "keras.layers", "config": {}}}
+        node = node["config"]["layer"]
+    _forge_archive(bundle_copy, json.dumps(nested).encode())
+    _refused(bundle_copy, "nested more than")
+    (bundle_copy / "metadata.json").write_text("[" * 100_000)
+    _refused(bundle_copy, "not valid JSON")
+
+
+def test_a_keras_layer_rnncast_never_uses_is_refused(bundle_copy: Path) -> None:
+    """Built-in but foreign (StringLookup reads files; TorchModuleWrapper unpickles)."""
+    with zipfile.ZipFile(bundle_copy / "model.keras") as archive:
+        config = archive.read("config.json").decode()
+    _forge_archive(
+        bundle_copy, config.replace('"class_name": "Reshape"', '"class_name": "TorchModuleWrapper"').encode()
+    )
+    _refused(bundle_copy, "a TorchModuleWrapper object")
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda m: m["config"].__setitem__("target", 5), "--target must name columns"),
+        (lambda m: m["config"].__setitem__("lookback", None), "config.lookback"),
+        (lambda m: m.pop("created_at"), "created_at"),
+        (lambda m: m["training"].__setitem__("epochs_run", "many"), "training.epochs_run"),
+        (lambda m: m["versions"].__setitem__("keras", 3), "versions"),
+        (lambda m: m["split"].__setitem__("test_start", "2017-01-03T00:00:00+00:00"), "time zones"),
+    ],
+)
+def test_forged_metadata_is_a_bundle_error_for_info_too(
+    bundle_copy: Path, edit: object, fragment: str
+) -> None:
+    metadata = json.loads((bundle_copy / "metadata.json").read_text())
+    edit(metadata)
+    (bundle_copy / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(BundleError, match=re.escape(fragment)):
+        load_bundle(bundle_copy, with_model=False)
+
+
+def test_data_whose_time_zones_differ_from_the_training_data_is_refused(
+    trained: Path, tmp_path: Path
+) -> None:
+    from rnncast.errors import DataError
+
+    metadata = json.loads((trained / "metadata.json").read_text())
+    frame = pd.read_csv(metadata["data"]["path"])
+    frame["Date"] = pd.to_datetime(frame["Date"]).dt.tz_localize("UTC")
+    aware = tmp_path / "aware.csv"
+    frame.to_csv(aware, index=False)
+    for call in (rnncast.evaluate, rnncast.forecast):
+        with pytest.raises(DataError, match="with UTC offsets"):
+            call(trained, data=aware)
+
+
+def test_a_flat_recent_stretch_is_fine_input_for_forecasting(trained: Path, tmp_path: Path) -> None:
+    """Only training refuses a constant target; a trained model forecasts from flat data."""
+    metadata = json.loads((trained / "metadata.json").read_text())
+    frame = pd.read_csv(metadata["data"]["path"]).tail(60)
+    frame["Close"] = 50.0
+    flat = tmp_path / "flat.csv"
+    frame.to_csv(flat, index=False)
+    result = rnncast.forecast(trained, data=flat)
+    assert np.isfinite(result.frame.to_numpy()).all()

@@ -22,7 +22,8 @@ from tests.conftest import FAST
         ("a\\b/c", "a_b_c"),
         (".hidden", "hidden"),
         ("CON", "CON_"),
-        ("nul.csv", "nul.csv_"),
+        ("nul.csv", "nul_.csv"),
+        ("con.txt", "con_.txt"),
     ],
 )
 def test_names_become_safe_file_names(name: str, expected: str) -> None:

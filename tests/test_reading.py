@@ -8,6 +8,7 @@ import pandas as pd
 
 from rnncast.data import load_series
 from rnncast.frequency import infer_frequency
+from rnncast.reading import read_table
 
 
 def write(path: Path, lines: list[str]) -> Path:
@@ -64,3 +65,12 @@ def test_jena_style_date_time_column_with_day_first_ten_minute_stamps(tmp_path: 
     assert series.time_col == "Date Time"
     assert series.frequency == "10min"
     assert list(series.index) == list(stamps)
+
+
+def test_legacy_bytes_far_below_an_ascii_head_are_read_as_windows_1252(tmp_path: Path) -> None:
+    stamps = pd.date_range("1990-01-01", periods=30_000, freq="D")
+    rows = [f"{t:%Y-%m-%d},{i % 7}.5,{'Café' if i == 29_000 else 'plain'}" for i, t in enumerate(stamps)]
+    path = tmp_path / "late.csv"
+    path.write_bytes(("date,value,place\n" + "\n".join(rows) + "\n").encode("cp1252"))
+    frame, _ = read_table(path)
+    assert frame["place"].iloc[29_000] == "Café" and len(frame) == 30_000

@@ -54,7 +54,6 @@ def test_train_and_check_refuse_a_run_that_does_not_fit_with_exit_7(
             ExitCode.RESOURCES,
             "needs about",
             "only 200.0 MiB is available",
-            "Lower --lookback or --horizon",
             "RNNCAST_MEMORY_LIMIT",
         )
     assert not out.exists()
@@ -74,3 +73,44 @@ def test_a_malformed_limit_is_a_clear_error(prices_csv: Path, monkeypatch: pytes
         CliRunner().invoke(app, ["check", str(prices_csv)]), ExitCode.USAGE, "is not a size", "2GiB"
     )
     assert "RNNCAST_MEMORY_LIMIT" in os.environ
+
+
+def test_a_huge_network_is_refused_with_the_network_options_as_the_fix(
+    prices_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RNNCAST_MEMORY_LIMIT", "2GiB")
+    flags = ["--units", "2048", "--layers", "4", "--bidirectional", "--lookback", "8", "--horizon", "2"]
+    result = CliRunner().invoke(app, ["check", str(prices_csv), *flags])
+    assert_one_line_error(result, ExitCode.RESOURCES, "weights", "Lower --units, --layers or --batch-size")
+
+
+def test_the_parameter_estimate_matches_keras() -> None:
+    from rnncast.models import ModelShape, build_model
+    from rnncast.resources import parameter_count
+
+    for cell, gates in (("simple_rnn", 1), ("gru", 3), ("lstm", 4)):
+        model = build_model(ModelShape(12, 5, 3, 2), cell=cell, bidirectional=True, units=16, layers=2)
+        size = RunSize(
+            rows=100,
+            columns=3,
+            targets=2,
+            lookback=12,
+            horizon=5,
+            scored_windows=10,
+            units=16,
+            layers=2,
+            directions=2,
+            gates=gates,
+        )
+        assert abs(parameter_count(size) - model.count_params()) < 0.1 * model.count_params(), cell
+
+
+def test_off_disables_the_check_and_a_file_too_big_to_load_is_refused_before_reading(
+    prices_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RNNCAST_MEMORY_LIMIT", "off")
+    assert available_bytes() is None
+    assert CliRunner().invoke(app, ["check", str(prices_csv)]).exit_code == 0
+    monkeypatch.setenv("RNNCAST_MEMORY_LIMIT", f"{prices_csv.stat().st_size * 2}")
+    result = CliRunner().invoke(app, ["check", str(prices_csv)])
+    assert_one_line_error(result, ExitCode.RESOURCES, "to load", "Cut the file")

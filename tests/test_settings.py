@@ -42,6 +42,7 @@ def check(*args: str | Path) -> object:
         (["--clipnorm", "0"], "--clipnorm must be in (0.0, inf)"),
         (["--clipnorm", "inf"], "--clipnorm must be in (0.0, inf)"),
         (["--seed", "-7"], "--seed must be at least 0"),
+        (["--seed", str(2**32)], "--seed must be at most 4294967295"),
     ],
 )
 def test_each_numeric_flag_is_validated(prices_csv: Path, flags: list[str], fragment: str) -> None:
@@ -139,3 +140,16 @@ def test_backtest_refuses_more_inputs_than_training_windows_before_training(tmp_
     )
     assert_one_line_error(result, ExitCode.USAGE, "81 input columns", "training windows", "fewer --features")
     assert not (tmp_path / "r").exists()
+
+
+def test_a_job_file_saved_with_a_byte_order_mark_is_read(prices_csv: Path, tmp_path: Path) -> None:
+    job = tmp_path / "windows.toml"
+    job.write_bytes("\ufeffunits = 8\n".encode())
+    assert read_job_file(job) == {"units": 8}
+
+
+def test_tables_and_deep_nesting_in_a_job_file_are_one_line_errors(prices_csv: Path, tmp_path: Path) -> None:
+    job = _job(tmp_path, "[model]\nunits = 3\n")
+    assert_one_line_error(check(prices_csv, "--config", job), ExitCode.USAGE, "model = {units = 3}")
+    job = _job(tmp_path, "units = " + "[" * 3000 + "]" * 3000 + "\n")
+    assert_one_line_error(check(prices_csv, "--config", job), ExitCode.USAGE, "nightly.toml")

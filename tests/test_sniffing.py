@@ -73,3 +73,51 @@ def test_info_with_a_bundle_directory_describes_the_bundle() -> None:
     result = CliRunner().invoke(app, ["info", str(bundle)])
     assert result.exit_code == 0, result.output
     assert "bundle:" in result.stdout and "lookback" in result.stdout
+
+
+def _hourly_lines(count: int, day_first: bool = False) -> list[str]:
+    stamps = pd.date_range("2001-01-01", periods=count, freq="h")
+    spelling = "%d/%m/%Y %H:%M" if day_first else "%Y-%m-%d %H:%M"
+    return [f"{t.strftime(spelling)},{i % 50}.5" for i, t in enumerate(stamps)]
+
+
+def test_the_tail_is_read_in_the_heads_date_format(tmp_path: Path) -> None:
+    lines = _hourly_lines(30_000, day_first=True)  # ~600 KiB: head and tail do not overlap
+    path = tmp_path / "dayfirst.csv"
+    path.write_text("time,value\n" + "\n".join(lines) + "\n")
+    sketch = sketch_data_file(path)
+    assert sketch["rows_estimated"] is True
+    assert sketch["last_timestamp"] == (pd.Timestamp("2001-01-01") + pd.Timedelta(hours=29_999)).isoformat()
+
+
+def test_utf16_big_endian_cr_line_endings_and_no_readable_tail(tmp_path: Path) -> None:
+    lines = _hourly_lines(30_000)
+    expected_last = (pd.Timestamp("2001-01-01") + pd.Timedelta(hours=29_999)).isoformat()
+    utf16 = tmp_path / "utf16be.csv"
+    utf16.write_bytes(b"\xfe\xff" + ("time,value\r\n" + "\r\n".join(lines) + "\r\n").encode("utf-16-be"))
+    assert sketch_data_file(utf16)["last_timestamp"] == expected_last
+    old_mac = tmp_path / "cr.csv"
+    old_mac.write_text("time,value\r" + "\r".join(lines) + "\r", newline="")
+    sketch = sketch_data_file(old_mac)
+    assert sketch["time_col"] == "time" and sketch["last_timestamp"] == expected_last
+    blank_tail = tmp_path / "blank_tail.csv"
+    blank_tail.write_text("time,value\n" + "\n".join(lines) + "\n" + " \n" * 200_000)
+    assert sketch_data_file(blank_tail)["last_timestamp"] is None  # unknown, not the head's last row
+
+
+def test_a_first_line_longer_than_the_sniffed_bytes_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text(
+        "time," + ",".join(f"column_{i}" for i in range(40_000)) + "\n2024-01-01," + "1," * 39_999 + "1\n"
+    )
+    assert_one_line_error(CliRunner().invoke(app, ["info", str(path)]), ExitCode.DATA, "longer than 256 KiB")
+
+
+def test_parquet_with_a_datetime_index_reports_its_last_timestamp(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"load": range(500)}, index=pd.date_range("2020-01-01", periods=500, freq="h", name="time")
+    )
+    path = tmp_path / "indexed.parquet"
+    frame.to_parquet(path, row_group_size=100)
+    sketch = sketch_data_file(path)
+    assert sketch["time_col"] == "time" and sketch["last_timestamp"] == frame.index[-1].isoformat()
