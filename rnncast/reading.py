@@ -14,6 +14,7 @@ comma-delimited file), whose extra fields pandas would drop without a word.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import re
 import warnings
@@ -79,18 +80,48 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     encoding, head_text = decode_head(path, head, complete=len(head) < HEAD_BYTES)
     delimiter = sniff_delimiter(head_text)
     refuse_unknown_delimiter(path, head_text)
-    # pandas warns (on stderr, breaking the one-line error contract) where it silently drops
-    # the extra fields of rows wider than the header: caught, and diagnosed below.
     # An ASCII head says nothing about the encoding: legacy bytes further down the file are
     # Windows-1252 (else Latin-1, which decodes anything). A UTF-8 head is not second-guessed.
-    fallbacks = ["cp1252", "latin-1"] if encoding == "utf-8-sig" and head_text.isascii() else []
+    fallbacks = ("cp1252", "latin-1") if encoding == "utf-8-sig" and head_text.isascii() else ()
+    frame = parse_csv(path, delimiter, encoding, fallbacks=fallbacks)
+    if frame.empty:
+        raise DataError(f"{path.name} has a header but no data rows", "add the series' rows")
+    return frame, delimiter
+
+
+def parse_csv(
+    path: Path,
+    delimiter: str,
+    encoding: str,
+    *,
+    text: str | None = None,
+    fallbacks: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Parse the CSV file ``path``, or ``text`` (a part of it), into a raw table.
+
+    pandas' warnings are caught (they would break the one-line error contract on stderr), and
+    rows wider than the header, which pandas would silently cut short, are diagnosed.
+    ``fallbacks`` are encodings to try, in order, when ``encoding`` fails further down the file.
+
+    Raises:
+        DataError: no header, rows wider than the header, a malformed file, mixed encodings,
+            or a first row that holds values rather than column names.
+    """
+    source: io.StringIO | Path = io.StringIO(text) if text is not None else path
+    remaining = list(fallbacks)
+
+    def extra_fields() -> DataError | None:
+        if text is not None:
+            return extra_fields_problem(path.name, text.splitlines(), delimiter)
+        return _extra_fields_in_file(path, encoding, delimiter)
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             while True:
                 try:
                     frame = pd.read_csv(
-                        path,
+                        source,
                         sep=delimiter,
                         encoding=encoding,
                         na_values=MISSING_MARKERS,
@@ -99,14 +130,13 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
                     )
                     break
                 except UnicodeDecodeError:
-                    if not fallbacks:
+                    if not remaining:
                         raise
-                    encoding = fallbacks.pop(0)
+                    encoding = remaining.pop(0)
         except pd.errors.EmptyDataError as exc:
             raise DataError(f"{path.name} has no header row", "add a header such as 'date,value'") from exc
         except pd.errors.ParserError as exc:
-            problem = _extra_fields_in_file(path, encoding, delimiter)
-            raise problem or DataError(
+            raise extra_fields() or DataError(
                 f"{path.name} is not a well-formed CSV file ({_first_line(exc)})",
                 "check its quotes and delimiters, or export it again",
             ) from exc
@@ -119,14 +149,12 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
         except ValueError as exc:
             raise DataError(f"{path.name} is not a well-formed CSV file ({_first_line(exc)})") from exc
     if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
-        problem = _extra_fields_in_file(path, encoding, delimiter)
+        problem = extra_fields()
         if problem is not None:
             raise problem
     frame.columns = [str(c).strip() for c in frame.columns]
     refuse_data_as_header(path, frame)
-    if frame.empty:
-        raise DataError(f"{path.name} has a header but no data rows", "add the series' rows")
-    return frame, delimiter
+    return frame
 
 
 def decode_head(path: Path, head: bytes, *, complete: bool) -> tuple[str, str]:

@@ -8,7 +8,6 @@ is :func:`rnncast.data.load_series` (``rnncast check``).
 
 from __future__ import annotations
 
-import io
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,9 @@ from rnncast.errors import DataError, RnncastError
 from rnncast.frequency import infer_frequency
 from rnncast.reading import (
     HEAD_BYTES,
-    MISSING_MARKERS,
     clean_table,
     decode_head,
-    extra_fields_problem,
-    refuse_data_as_header,
+    parse_csv,
     refuse_unknown_delimiter,
     sniff_delimiter,
 )
@@ -115,34 +112,12 @@ def _tail_encoding(encoding: str, head: bytes) -> str:
 
 def _parse_csv_text(path: Path, text: str, delimiter: str, *, quiet: bool = False) -> pd.DataFrame:
     """Parse CSV text from one end of the file as ``read_table`` parses the whole file, with the
-    same diagnoses (unknown delimiter, rows wider than the header, no header row); ``quiet``
-    gives an empty table instead of an error (for the tail, which is only a bonus)."""
+    same diagnoses; ``quiet`` gives an empty table instead of an error (for the tail, which is
+    only a bonus)."""
     try:
         if not quiet:
             refuse_unknown_delimiter(path, text)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                frame = pd.read_csv(
-                    io.StringIO(text),
-                    sep=delimiter,
-                    na_values=MISSING_MARKERS,
-                    skipinitialspace=True,
-                    index_col=False,
-                )
-            except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-                problem = extra_fields_problem(path.name, text.splitlines(), delimiter)
-                raise problem or DataError(
-                    f"{path.name} does not start with a readable CSV header ({exc})",
-                    "check its quotes and delimiters, or export it again",
-                ) from exc
-        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
-            problem = extra_fields_problem(path.name, text.splitlines(), delimiter)
-            if problem is not None:
-                raise problem
-        frame.columns = [str(c).strip() for c in frame.columns]
-        if not quiet:
-            refuse_data_as_header(path, frame)
+        frame = parse_csv(path, delimiter, "utf-8", text=text)
     except RnncastError:
         if quiet:
             return pd.DataFrame()
