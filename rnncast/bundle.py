@@ -130,6 +130,12 @@ def check_bundle_target(target: Path) -> None:
     Raises:
         UsageError: ``target`` exists and is not an rnncast bundle directory.
     """
+    parent = target.parent
+    if (parent / METADATA_FILE).is_file() and (parent / MODEL_FILE).is_file():
+        raise UsageError(
+            f"--out {str(target)!r} is inside the model bundle {str(parent)!r}",
+            "choose a directory outside any bundle",
+        )
     if not target.exists() and not target.is_symlink():
         return
     if target.is_dir() and not target.is_symlink():

@@ -116,8 +116,10 @@ def _training_options(
         ),
     ] = None,
     features: Annotated[
-        str | None,
-        typer.Option(metavar="COLS", help="Input-only columns, comma-separated, or 'all' numeric columns."),
+        list[str] | None,
+        typer.Option(
+            metavar="COLS", help="Input-only columns; repeat or comma-separate, or 'all' numeric columns."
+        ),
     ] = None,
     fill: Annotated[Fill, typer.Option(help="Missing values: ffill, interpolate, drop or error.")] = Fill(
         DEFAULTS.fill
@@ -173,7 +175,7 @@ def _training_options(
     return dict(
         time_col=time_col,
         target=tuple(target or ()),
-        features=tuple([features] if features else ()),
+        features=tuple(features or ()),
         fill=fill.value,
         val_fraction=val_fraction,
         test_fraction=test_fraction,

@@ -30,6 +30,10 @@ TIME_COLUMN_NAMES = ("date", "datetime", "timestamp", "time", "ds", "month", "we
 FLAG_LABELS = {"time_col": "--time-col", "target": "--target", "features": "--features"}
 # Beyond this share of missing grid timestamps the series is too gappy to fill silently.
 MAX_FILLED_GAP_SHARE = 0.2
+# Beyond this share of missing values in a column, filling would invent most of it.
+MAX_FILLED_VALUE_SHARE = 0.5
+# Below this magnitude, variances underflow and errors vanish in float arithmetic.
+MIN_MAGNITUDE = 1e-30
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,14 @@ def load_series(
 
     labels = {**FLAG_LABELS, **(labels or {})}
     time_name = resolve_time_column(raw, time_col, labels["time_col"])
+    refuse_split_time_columns(raw, time_name)
+    for flag, names in ((labels["target"], target), (labels["features"], features)):
+        clash = [n for n in names if n.strip().lower() == str(time_name).strip().lower()]
+        if clash:
+            raise UsageError(
+                f"{flag} {clash[0]!r} is the time column",
+                f"choose value columns: {_column_list(c for c in raw.columns if c != time_name)}",
+            )
     index, time_notes = parse_timestamps(raw[time_name], time_name)
     time_format = spelling_of(raw[time_name]) if index.tz is None else None
     notes.extend(time_notes)
@@ -125,6 +137,8 @@ def load_series(
 
     frame, order_notes = sort_and_deduplicate(frame)
     notes.extend(order_notes)
+    frame, edge_notes = trim_unobserved_edges(frame, target_names)
+    notes.extend(edge_notes)
     if len(frame) < 3:
         raise DataError(
             f"{path.name} has {len(frame)} usable row(s)",
@@ -195,10 +209,48 @@ def resolve_time_column(frame: pd.DataFrame, requested: str | None, label: str =
             looks_like_dates = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True).notna().all()
         if len(sample) and looks_like_dates:
             return first
+    if len(frame.columns) == 1:
+        raise DataError(
+            f"the data has one column ({_column_list(frame.columns)}) and no time column",
+            "add a column of dates or times before the values, with a header such as 'date,value'",
+        )
     raise UsageError(
         f"no time column found among {_column_list(frame.columns)}",
         f"name it with --time-col (looked for: {', '.join(TIME_COLUMN_NAMES)})",
     )
+
+
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\s*[AaPp]\.?[Mm]\.?)?")
+_PART_OF_YEAR = ("month", "week", "quarter")
+
+
+def refuse_split_time_columns(frame: pd.DataFrame, time_name: str) -> None:
+    """Refuse a timestamp split over two columns (date and time of day, or year and month):
+    either column alone repeats or is not a date, which would be misreported as duplicates.
+
+    Raises:
+        DataError: the time column is one half of such a pair.
+    """
+    stamps = frame[time_name]
+    for other in frame.columns:
+        if other == time_name or pd.api.types.is_numeric_dtype(frame[other]):
+            continue
+        values = frame[other].dropna().astype(str).str.strip()
+        if len(values) and values.str.fullmatch(_TIME_OF_DAY).all() and stamps.duplicated().any():
+            raise DataError(
+                f"the date is in column {time_name!r} and the time of day in column {other!r}",
+                f"combine them into one column, such as '{stamps.iloc[0]} {values.iloc[0]}'",
+            )
+    years = [c for c in frame.columns if _normalised(c) in ("year", "yr")]
+    part = {"mon": "month", "qtr": "quarter"}.get(_normalised(time_name), _normalised(time_name))
+    if years and part in _PART_OF_YEAR:
+        year, within = frame[years[0]].iloc[0], frame[time_name].iloc[0]
+        example = {"month": "2000-01", "week": "2000-W01", "quarter": "2000Q1"}[part]
+        raise DataError(
+            f"the year is in column {years[0]!r} and the {part} in column {time_name!r} "
+            f"({year} and {within} in the first row)",
+            f"combine them into one column of dates, such as {example}",
+        )
 
 
 def resolve_column(frame: pd.DataFrame, requested: str, flag: str) -> str:
@@ -240,6 +292,8 @@ def resolve_targets(
     numeric = numeric_columns(frame)
     if len(numeric) == 1:
         return (numeric[0],)
+    if not numeric and len(frame.columns) == 1:
+        return (frame.columns[0],)  # the only candidate: its conversion names the bad cells
     if not numeric:
         raise DataError(
             f"no numeric column found among {_column_list(frame.columns)}",
@@ -277,7 +331,7 @@ def to_numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
         converted = pd.to_numeric(column, errors="coerce")
         bad = converted.isna() & column.notna()
         if bad.any():
-            examples = ", ".join(repr(v) for v in column[bad].astype(str).unique()[:3])
+            examples = ", ".join(_example(v) for v in column[bad].astype(str).unique()[:3])
             if int(bad.sum()) == int(column.notna().sum()):  # text, not numbers with typos
                 raise DataError(
                     f"column {name!r} holds text, not numbers (e.g. {examples})",
@@ -304,6 +358,13 @@ def to_numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
                 f"network's 32-bit arithmetic (e.g. {values[huge].iloc[0]:g}, "
                 f"row(s) {_row_numbers(pd.Series(huge))})",
                 "rescale the column before training (express it in thousands, millions, ...)",
+            )
+        largest = float(np.nanmax(np.abs(values.to_numpy()))) if values.notna().any() else 0.0
+        if 0.0 < largest < MIN_MAGNITUDE:
+            raise DataError(
+                f"column {name!r} holds only tiny values (the largest is {largest:.3g}), below the "
+                "precision the network and the error metrics work with",
+                "rescale the column before training (e.g. multiply it by a power of ten)",
             )
         out[name] = values
     result = pd.DataFrame(out, index=frame.index)
@@ -397,6 +458,38 @@ def regularise(frame: pd.DataFrame, frequency: str) -> tuple[pd.DataFrame, list[
     return frame.reindex(grid), [f"{len(missing)} missing timestamp(s) added as gaps to fill"]
 
 
+def trim_unobserved_edges(frame: pd.DataFrame, targets: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
+    """Drop the rows before the first and after the last observed target value.
+
+    Spreadsheets often carry rows for future dates with empty values, or a history that starts
+    before the series was recorded: filling those would invent data, and a forecast would start
+    after the invented part instead of after the last real value.
+
+    Raises:
+        DataError: no target value at all.
+    """
+    observed = frame[list(targets)].notna().any(axis=1).to_numpy()
+    if not observed.any():
+        raise DataError(
+            f"target column(s) {_column_list(targets)} have no values at all",
+            "choose a column with values with --target",
+        )
+    first = int(observed.argmax())
+    last = len(observed) - 1 - int(observed[::-1].argmax())
+    notes = []
+    if first > 0:
+        notes.append(
+            f"dropped the first {first} row(s) ({frame.index[0]} to {frame.index[first - 1]}): "
+            "no target value yet"
+        )
+    if last < len(frame) - 1:
+        notes.append(
+            f"dropped the last {len(frame) - 1 - last} row(s) ({frame.index[last + 1]} to "
+            f"{frame.index[-1]}), which have no target value: the series ends {frame.index[last]}"
+        )
+    return frame.iloc[first : last + 1], notes
+
+
 def fill_missing(frame: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, list[str]]:
     """Apply the missing-value policy: ffill, interpolate, drop or error."""
     missing = frame.isna()
@@ -404,6 +497,15 @@ def fill_missing(frame: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, list[s
     if count == 0:
         return frame, []
     per_column = ", ".join(f"{c}: {int(n)}" for c, n in missing.sum().items() if n)
+    share = missing.mean()
+    if policy in ("ffill", "interpolate") and (share > MAX_FILLED_VALUE_SHARE).any():
+        worst = share.idxmax()
+        raise DataError(
+            f"column {worst!r} is missing {share[worst]:.0%} of its values ({int(missing[worst].sum())} "
+            f"of {len(frame)} rows): filling them would make up most of the series",
+            "cut the file to the span where the column was recorded, choose another column, or "
+            "use --fill drop",
+        )
     if policy == "error":
         where = ", ".join(_when(stamp) for stamp in frame.index[missing.any(axis=1).to_numpy()][:3])
         raise DataError(
@@ -472,5 +574,14 @@ def _row_numbers(mask: pd.Series, limit: int = 3) -> str:
     return shown + (", ..." if len(positions) > limit else "")
 
 
-def _column_list(columns: Any) -> str:
-    return ", ".join(repr(str(c)) for c in columns)
+def _column_list(columns: Any, limit: int = 12) -> str:
+    """Column names for a message: the first ``limit``, then how many more."""
+    names = [_example(str(c)) for c in columns]
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _example(value: str, limit: int = 40) -> str:
+    """A cell quoted for a message, cut short so one line stays one readable line."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")

@@ -42,6 +42,26 @@ def safe_file_name(name: str, fallback: str = "series", max_length: int = 80) ->
     return safe
 
 
+def data_file_problem(path: Path) -> tuple[str, str] | None:
+    """Why ``path`` cannot be read as a data file (what is wrong, how to fix it), or None.
+
+    rnncast reads a data file more than once (to fingerprint it, to sniff and to parse it), so
+    standard input, pipes and devices are refused rather than read empty.
+    """
+    if str(path) == "-":
+        return "rnncast reads data from files, not from standard input ('-')", "save the data to a file first"
+    if not path.exists():
+        return f"data file {str(path)!r} does not exist", "check the path"
+    if path.is_dir():
+        return f"{str(path)!r} is a directory, not a data file", "name a .csv or .parquet file"
+    if not path.is_file():
+        return (
+            f"{str(path)!r} is a pipe or device, not a file",
+            "save the data to a file first (rnncast reads it more than once)",
+        )
+    return None
+
+
 def fsync_directory(directory: Path) -> None:
     """Persist a directory entry (a rename) where the platform allows it."""
     if os.name != "posix":

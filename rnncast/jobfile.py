@@ -39,6 +39,8 @@ def read_job_file(path: str | Path) -> dict[str, Any]:
         raise UsageError(
             f"job file {str(path)!r} does not exist", "check the path given to --config"
         ) from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"job file {str(path)!r} is a directory", "pass the .toml file to --config") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"job file {str(path)!r} cannot be read ({exc})", "save it as UTF-8 text") from exc
     try:
@@ -54,6 +56,9 @@ def read_job_file(path: str | Path) -> dict[str, Any]:
         name = key.replace("-", "_")
         if name not in SETTING_NAMES:
             raise UsageError(f"{path.name}: unknown key {key!r}", _unknown_key_hint(name))
+        if name in settings:
+            twice = f"{name} and {name.replace('_', '-')}"
+            raise UsageError(f"{path.name}: {name} is set twice (as {twice})", "keep one")
         settings[name] = _checked_value(path, name, value)
     try:
         TrainConfig(**settings)  # ranges and combinations, with the file's key named

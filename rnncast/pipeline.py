@@ -356,7 +356,8 @@ def backtest(
     if refit not in REFIT_POLICIES:
         raise UsageError(f"--refit {refit!r} is not supported", f"use one of: {', '.join(REFIT_POLICIES)}")
     if folds < 1 or (step is not None and step < 1):
-        raise UsageError(f"--folds and --step must be at least 1, got {folds} and {step}")
+        bad = "--folds" if folds < 1 else "--step"
+        raise UsageError(f"{bad} must be at least 1, got {folds if folds < 1 else step}")
     if report_dir is not None:
         check_report_target(Path(report_dir))
     series = _load_training_series(Path(data), config)

@@ -1,9 +1,16 @@
 """Reading a CSV or Parquet file into a raw table, undoing the quirks of common exporters.
 
 Handles: any line ending, UTF-8 (with or without a byte-order mark), UTF-16, Windows-1252 or
-Latin-1 bytes, ``,`` ``;`` tab ``|`` delimiters, trailing delimiters, pandas' saved index column,
-yfinance's three-row header, and numbers written as ``$1,234.50`` or ``12%``. What comes out
-still needs validating (:mod:`rnncast.data`); what was changed is reported as notes.
+Latin-1 bytes, ``,`` ``;`` tab ``|`` delimiters, Excel's ``sep=;`` first line, ``#`` comment
+lines above the header, trailing delimiters, pandas' saved index column, yfinance's three-row
+header, and numbers written as ``$1,234.50``, ``12%``, ``1.234,5``, ``(1.82)``, ``−1.8`` or
+``10'035.0``. What comes out still needs validating (:mod:`rnncast.data`); what was changed is
+reported as notes.
+
+Numbers in ``;``-delimited files (European exports) follow the European convention where the
+writing allows both: ``1,081`` is a decimal comma and ``1.004`` (a dot before three digits, in a
+column of such numbers and integers below 1000) a thousands separator. Elsewhere ``1,081`` is a
+thousands separator, except after a leading ``0`` (``0,976`` is a decimal comma).
 
 Refuses, naming the problem and the fix, what would otherwise be misread: files that are not CSV
 (compressed, workbooks, web pages), columns separated by spaces or an unknown character, a
@@ -18,12 +25,15 @@ import io
 import itertools
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rnncast.errors import DataError
+from rnncast.fileio import data_file_problem
 
 # Extra spellings of "missing" seen in exported and scraped files ("." is FRED's).
 MISSING_MARKERS = ["-", ".", "--", "n/a", "N/A", "null", "NULL", "None", "none", "#N/A", "nan"]
@@ -31,23 +41,35 @@ MISSING_MARKERS = ["-", ".", "--", "n/a", "N/A", "null", "NULL", "None", "none",
 HEAD_BYTES = 256 * 1024
 
 _CURRENCY_AND_SPACE = re.compile(r"[$€£¥\s]")
-# 1,234.5 (thousands commas, decimal point) and 1.234,5 (thousands dots, decimal comma).
-_POINT_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
-_COMMA_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
+# 1,234.5 (thousands commas, decimal point) and 1.234,5 (thousands dots, decimal comma). A group
+# of thousands never starts with 0: 0,976 and 0.976 are decimals.
+_POINT_DECIMAL = re.compile(r"^[-+]?([1-9]\d{0,2}(,\d{3})+|\d+)(\.\d+)?$")
+_COMMA_DECIMAL = re.compile(r"^[-+]?([1-9]\d{0,2}(\.\d{3})+|\d+)(,\d+)?$")
+# In a ';'-delimited file, a column of these (one dotted at least) is written with thousands dots.
+_DOTTED_THOUSANDS = re.compile(r"[-+]?[1-9]\d{0,2}(\.\d{3})+")
+_BELOW_A_THOUSAND = re.compile(r"[-+]?\d{1,3}")
+# Accounting negatives "(1.82)", the Unicode minus sign, Swiss apostrophes "10'035.0".
+_ACCOUNTING_NEGATIVE = re.compile(r"^\((.+)\)$")
+_UNICODE_MINUS = "\u2212"
+_APOSTROPHE_THOUSANDS = re.compile(r"(?<=\d)['\u2019](?=\d{3}(?!\d))")
+# Excel's first line naming the delimiter ("sep=;"), sometimes quoted or followed by delimiters.
+_SEP_LINE = re.compile(r'"?sep=(\\t|\t|[^\w\s"])"?[,;\t|]*', re.IGNORECASE)
+# Line breaks as pandas sees them (str.splitlines also breaks at form feeds and others).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, list[str]]:
     """Read a CSV or Parquet file; returns the table and notes on what was cleaned."""
-    if not path.exists():
-        raise DataError(f"data file {str(path)!r} does not exist", "check the path")
-    if path.is_dir():
-        raise DataError(f"{str(path)!r} is a directory, not a data file", "name a .csv or .parquet file")
+    problem = data_file_problem(path)
+    if problem is not None:
+        raise DataError(*problem)
     if path.stat().st_size == 0:
         raise DataError(f"{path.name} is empty", "export the series again with a header row")
     if path.suffix.lower() in (".parquet", ".pq"):
         return _read_parquet(path), []
-    frame, delimiter = _read_csv(path)
-    return clean_table(frame, delimiter)
+    frame, layout = _read_csv(path)
+    frame, notes = clean_table(frame, layout.delimiter)
+    return frame, [*layout.notes, *notes]
 
 
 def clean_table(frame: pd.DataFrame, delimiter: str) -> tuple[pd.DataFrame, list[str]]:
@@ -74,19 +96,19 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
+def _read_csv(path: Path) -> tuple[pd.DataFrame, Layout]:
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
     encoding, head_text = decode_head(path, head, complete=len(head) < HEAD_BYTES)
-    delimiter = sniff_delimiter(head_text)
+    layout = sniff_layout(head_text)
     refuse_unknown_delimiter(path, head_text)
     # An ASCII head says nothing about the encoding: legacy bytes further down the file are
     # Windows-1252 (else Latin-1, which decodes anything). A UTF-8 head is not second-guessed.
     fallbacks = ("cp1252", "latin-1") if encoding == "utf-8-sig" and head_text.isascii() else ()
-    frame = parse_csv(path, delimiter, encoding, fallbacks=fallbacks)
+    frame = parse_csv(path, layout.delimiter, encoding, fallbacks=fallbacks, skip=layout.skip)
     if frame.empty:
         raise DataError(f"{path.name} has a header but no data rows", "add the series' rows")
-    return frame, delimiter
+    return frame, layout
 
 
 def parse_csv(
@@ -96,38 +118,48 @@ def parse_csv(
     *,
     text: str | None = None,
     fallbacks: tuple[str, ...] = (),
+    skip: int | None = None,
 ) -> pd.DataFrame:
     """Parse the CSV file ``path``, or ``text`` (a part of it), into a raw table.
 
     pandas' warnings are caught (they would break the one-line error contract on stderr), and
     rows wider than the header, which pandas would silently cut short, are diagnosed.
     ``fallbacks`` are encodings to try, in order, when ``encoding`` fails further down the file.
+    ``skip`` lines above the header (a ``sep=`` line, ``#`` comments) are left out; None: as
+    :func:`sniff_layout` finds them. In a ``;``-delimited file, number columns written with
+    thousands dots (``1.004``) come back as text, for :func:`clean_table` to read.
 
     Raises:
         DataError: no header, rows wider than the header, a malformed file, mixed encodings,
             or a first row that holds values rather than column names.
     """
-    source: io.StringIO | Path = io.StringIO(text) if text is not None else path
+    if skip is None:
+        skip = sniff_layout(text if text is not None else _head_text(path, encoding)).skip
     remaining = list(fallbacks)
 
     def extra_fields() -> DataError | None:
         if text is not None:
-            return extra_fields_problem(path.name, text.splitlines(), delimiter)
-        return _extra_fields_in_file(path, encoding, delimiter)
+            return extra_fields_problem(path.name, _LINE_BREAK.split(text), delimiter, skip=skip)
+        return _extra_fields_in_file(path, encoding, delimiter, skip)
+
+    def read(**options: object) -> pd.DataFrame:
+        return pd.read_csv(
+            io.StringIO(text) if text is not None else path,
+            sep=delimiter,
+            encoding=encoding,
+            na_values=MISSING_MARKERS,
+            skipinitialspace=True,
+            index_col=False,  # a trailing delimiter must not shift the columns
+            skiprows=skip or None,
+            **options,  # type: ignore[arg-type]
+        )
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             while True:
                 try:
-                    frame = pd.read_csv(
-                        source,
-                        sep=delimiter,
-                        encoding=encoding,
-                        na_values=MISSING_MARKERS,
-                        skipinitialspace=True,
-                        index_col=False,  # a trailing delimiter must not shift the columns
-                    )
+                    frame = read()
                     break
                 except UnicodeDecodeError:
                     if not remaining:
@@ -152,9 +184,56 @@ def parse_csv(
         problem = extra_fields()
         if problem is not None:
             raise problem
+    if delimiter == ";":
+        frame = _thousands_dots_as_text(frame, read)
     frame.columns = [str(c).strip() for c in frame.columns]
     refuse_data_as_header(path, frame)
     return frame
+
+
+def _thousands_dots_as_text(frame: pd.DataFrame, read: Callable[..., pd.DataFrame]) -> pd.DataFrame:
+    """Number columns of a ``;``-delimited file that pandas read with decimal points but that
+    are written with thousands dots (``823``, ``1.004``, ``15.000``), as the text written.
+
+    ``read`` reads the file again with extra ``pandas.read_csv`` options. A column changes only
+    when every value is an integer below 1000 or has dots between groups of three digits (one
+    at least): ``0.976``, ``12.5``, ``1.5e3`` or an undotted ``1004`` keep the points as decimals.
+    """
+    positions = [i for i in range(frame.shape[1]) if _could_be_dotted(frame.iloc[:, i])]
+    if not positions:
+        return frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            texts = read(usecols=positions, dtype=str)
+        except (ValueError, pd.errors.ParserError):
+            return frame
+    if texts.shape != (len(frame), len(positions)):
+        return frame
+    for position, (_, column) in zip(positions, texts.items(), strict=True):
+        present = column.dropna().astype(str).str.strip()
+        dotted = present.str.fullmatch(_DOTTED_THOUSANDS)
+        if dotted.any() and (dotted | present.str.fullmatch(_BELOW_A_THOUSAND)).all():
+            frame.isetitem(position, column)
+    return frame
+
+
+def _could_be_dotted(column: pd.Series) -> bool:
+    """Whether the float column ``column`` could have been written with thousands dots: every
+    value below 1000 with at most three decimals (``1.004``, ``15.000``, ``823``)."""
+    if not pd.api.types.is_float_dtype(column):
+        return False
+    values = column.dropna().to_numpy(dtype="float64")
+    if not len(values) or not (np.abs(values) < 1000).all():
+        return False
+    scaled = values * 1000
+    return bool(np.allclose(scaled, np.round(scaled)))
+
+
+def _head_text(path: Path, encoding: str) -> str:
+    """The first bytes of the file ``path``, decoded."""
+    with path.open("rb") as handle:
+        return handle.read(HEAD_BYTES).decode(encoding, errors="replace")
 
 
 def decode_head(path: Path, head: bytes, *, complete: bool) -> tuple[str, str]:
@@ -194,12 +273,79 @@ def decode_head(path: Path, head: bytes, *, complete: bool) -> tuple[str, str]:
 
 
 def sniff_delimiter(text: str) -> str:
-    """The field delimiter of CSV text: the first of ``, ; tab |`` that splits the header."""
-    header = text.splitlines()[0] if text else ""
+    """The field delimiter of CSV text: the one an Excel ``sep=`` first line names, else the
+    first of ``, ; tab |`` that splits the header."""
+    return sniff_layout(text).delimiter
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the table starts in CSV text.
+
+    Attributes:
+        delimiter: the field delimiter.
+        skip: lines above the header to leave out (a ``sep=`` line, ``#`` comment lines).
+        named: the delimiter was named by a ``sep=`` line.
+        notes: what was skipped, for the user.
+    """
+
+    delimiter: str
+    skip: int = 0
+    named: bool = False
+    notes: tuple[str, ...] = ()
+
+
+def sniff_layout(text: str) -> Layout:
+    """The layout of CSV text (the head of a file): the delimiter, and lines above the header.
+
+    Excel's ``sep=;`` first line names the delimiter. Lines starting with ``#`` above the header
+    are comments (``# exported from ...``, ``# units: kWh``); ``#`` further down is data
+    (``#N/A``). The last ``#`` line is the header itself when it splits like the row below it
+    and that row holds values (``#,date,value`` above ``1,2024-01-01,5``).
+    """
+    lines = _LINE_BREAK.split(text)
+    start, named, notes = 0, None, []
+    sep_line = _SEP_LINE.fullmatch(lines[0].strip(" ")) if lines else None
+    if sep_line is not None:
+        named = "\t" if sep_line[1] in ("\\t", "\t") else sep_line[1]
+        start = 1
+    comments = []
+    position = start
+    while position < len(lines) and (lines[position].lstrip().startswith("#") or not lines[position].strip()):
+        if lines[position].strip():
+            comments.append(position)
+        position += 1
+    header = lines[position] if position < len(lines) else ""
+    delimiter = named or _sniff_header(header)
+    if comments and _is_header_above(lines[comments[-1]], header, delimiter):
+        position = comments.pop()
+        delimiter = named or _sniff_header(lines[position])
+    if sep_line is not None:
+        notes.append(
+            f"read the {_delimiter_name(delimiter)} delimiter named on the first line "
+            f"({lines[0].strip(' ')!r}) and skipped that line"
+        )
+    if comments:
+        notes.append(f"skipped {len(comments)} comment line(s) above the header")
+    skip = position if sep_line is not None or comments else 0
+    return Layout(delimiter, skip, named is not None, tuple(notes))
+
+
+def _sniff_header(header: str) -> str:
     try:
         return csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
+
+
+def _is_header_above(line: str, row: str, delimiter: str) -> bool:
+    """Whether the ``#`` line ``line`` names the columns of the data row ``row`` below it."""
+    try:
+        names, values = (next(csv.reader([text], delimiter=delimiter), []) for text in (line, row))
+    except csv.Error:
+        return False
+    filled = [value.strip() for value in values if value.strip()]
+    return len(names) >= 2 and len(names) == len(values) and all(_looks_like_a_value(v) for v in filled)
 
 
 def _unwrap_yfinance_header(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
@@ -258,11 +404,15 @@ def _drop_junk_columns(frame: pd.DataFrame) -> pd.DataFrame:
 def _coerce_decorated_numbers(
     frame: pd.DataFrame, notes: list[str], *, decimal_comma_likely: bool
 ) -> pd.DataFrame:
-    """Turn text columns of decorated numbers (``$1,234.50``, ``12%``, ``1.234,5``) into numbers.
+    """Turn text columns of decorated numbers (``$1,234.50``, ``12%``, ``1.234,5``, ``(1.82)``,
+    ``−1.8``, ``10'035.0``) into numbers.
 
     A column changes only when every non-missing cell is such a number; anything else is left
     for validation to report with examples. ``1,081`` alone could be either convention: it is a
-    decimal comma in ``;``-delimited files (European exports) and a thousands separator otherwise.
+    decimal comma in ``;``-delimited files (European exports) and a thousands separator otherwise;
+    ``0,976`` is a decimal comma anywhere. ``1.004`` in a ``;``-delimited file reaches this
+    function as text only when its column is written with thousands dots (see
+    :func:`parse_csv`): the dots are then removed.
     """
     for name in frame.columns:
         column = frame[name]
@@ -272,13 +422,24 @@ def _coerce_decorated_numbers(
         if present.empty:
             continue
         text = present.str.replace(_CURRENCY_AND_SPACE, "", regex=True)
+        minus = text.str.contains(_UNICODE_MINUS, regex=False)
+        text = text.str.replace(_UNICODE_MINUS, "-", regex=False)
+        accounting = text.str.match(_ACCOUNTING_NEGATIVE)
+        text = text.str.replace(_ACCOUNTING_NEGATIVE, r"-\1", regex=True)
+        apostrophes = text.str.contains(_APOSTROPHE_THOUSANDS)
+        text = text.str.replace(_APOSTROPHE_THOUSANDS, "", regex=True)
         percent = text.str.endswith("%")
         text = text.str.rstrip("%")
         point_style = bool(text.str.match(_POINT_DECIMAL).all())
         comma_style = bool(text.str.match(_COMMA_DECIMAL).all())
+        dots = ""
         if comma_style and (not point_style or decimal_comma_likely):
+            dotted = text.str.contains(".", regex=False)
             text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
             separators = "decimal commas read as decimal points"
+            if dotted.any():
+                example = present[dotted].iloc[0]
+                dots = f"read dots as thousands separators ({example!r} as {text[dotted].iloc[0]})"
         elif point_style:
             text = text.str.replace(",", "", regex=False)
             separators = "removed thousands separators"
@@ -295,6 +456,10 @@ def _coerce_decorated_numbers(
             for label, used in (
                 ("removed currency symbols", present.str.contains(r"[$€£¥]", regex=True).any()),
                 (separators, present.str.contains(",", regex=False).any()),
+                (dots, bool(dots)),
+                ("removed apostrophe thousands separators", apostrophes.any()),
+                ("read '−' (Unicode minus) as '-'", minus.any()),
+                ("read numbers in parentheses as negative (accounting style)", accounting.any()),
                 ("removed % signs (values kept in percent)", percent.any()),
             )
             if used
@@ -379,7 +544,10 @@ def refuse_unknown_delimiter(path: Path, text: str) -> None:
         DataError: every line of the head splits into the same number (2+) of columns at
             runs of spaces or at one other punctuation character.
     """
-    lines = [line.strip() for line in text.splitlines() if line.strip()][:21]
+    layout = sniff_layout(text)
+    if layout.named:
+        return  # a sep= line names the delimiter
+    lines = [line.strip() for line in _LINE_BREAK.split(text)[layout.skip :] if line.strip()][:21]
     if len(lines) < 2 or any(mark in lines[0] for mark in ",;\t|"):
         return
     header, rows = lines[0], lines[1:]
@@ -446,27 +614,38 @@ _NUMBER_HEAD = re.compile(r"[-+(]?[$€£¥]?\d{1,3}")
 _NUMBER_TAIL = re.compile(r"\d+(\.\d+)?%?\)?")
 
 
-def extra_fields_problem(name: str, lines: Iterable[str], delimiter: str) -> DataError | None:
+def extra_fields_problem(
+    name: str, lines: Iterable[str], delimiter: str, *, skip: int = 0
+) -> DataError | None:
     """Diagnose rows with more non-empty fields than the header in the CSV text ``lines`` of
-    the file ``name``, or None when there are none.
+    the file ``name`` (after its first ``skip`` lines), or None when there are none.
 
     pandas drops such fields without a word (or refuses the file): either way the values of
     those rows would land in the wrong columns. The usual cause is a number written with a comma
-    in a comma-delimited file (``1,234.5`` or ``12,5``), else a text value holding the delimiter.
+    in a comma-delimited file (``1,234.5`` or ``12,5``), else a text value holding the delimiter,
+    or title lines above the header row.
     """
     width: int | None = None
     wide: list[int] = []
+    titles: list[str] = []  # lines as narrow as the first, above the first wide one
+    narrow = 0  # non-empty rows below the first wide one that are not wide
     header = example = ""
     split: tuple[str, str] | None = None
-    reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=True)
+    reader = csv.reader(itertools.islice(lines, skip, None), delimiter=delimiter, skipinitialspace=True)
     for row in reader:
+        filled = any(cell.strip() for cell in row)
         if width is None:
-            if any(cell.strip() for cell in row):
+            if filled:
                 width, header = len(row), delimiter.join(row)
+                titles.append(header)
             continue
         if len(row) <= width or not any(cell.strip() for cell in row[width:]):
+            if filled and wide:
+                narrow += 1
+            elif filled:
+                titles.append(delimiter.join(row))
             continue
-        wide.append(reader.line_num)
+        wide.append(reader.line_num + skip)
         if len(wide) == 1:
             example = delimiter.join(row)
         if split is None:
@@ -475,10 +654,18 @@ def extra_fields_problem(name: str, lines: Iterable[str], delimiter: str) -> Dat
         return None
     where = f"{len(wide)} row(s) with more fields than its {width} header column(s)"
     first = f"line {wide[0]}: {_shorten(example)!r}"
-    if width == 1 and wide[0] == 2:
+    if width == 1 and len(titles) == 1:
         return DataError(
             f"the first line of {name} ({_shorten(header)!r}) has no {_delimiter_name(delimiter)} "
             "delimiter but the rows below it do, as if it were a title above the header row",
+            "delete the lines above the header row",
+        )
+    if width == 1 and len(titles) <= 10 and narrow <= len(wide) // 10:
+        shown = ", ".join(repr(_shorten(title, 40)) for title in titles[:2])
+        return DataError(
+            f"the first {len(titles)} lines of {name} ({shown}{', ...' if len(titles) > 2 else ''}) "
+            f"have no {_delimiter_name(delimiter)} delimiter but the rows below them do, as if they "
+            "were titles above the header row",
             "delete the lines above the header row",
         )
     if split is not None and delimiter == ",":
@@ -509,9 +696,9 @@ def extra_fields_problem(name: str, lines: Iterable[str], delimiter: str) -> Dat
     )
 
 
-def _extra_fields_in_file(path: Path, encoding: str, delimiter: str) -> DataError | None:
+def _extra_fields_in_file(path: Path, encoding: str, delimiter: str, skip: int) -> DataError | None:
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
-        return extra_fields_problem(path.name, handle, delimiter)
+        return extra_fields_problem(path.name, handle, delimiter, skip=skip)
 
 
 def _split_number(row: list[str]) -> tuple[str, str] | None:

@@ -60,6 +60,13 @@ def write_forecast_csv(
         UsageError: ``path`` is the data file, a directory, or cannot be written.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()  # write the file the link names; the link itself stays
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise UsageError(
+            f"--output {str(path)!r} is a device, pipe or socket, not a file",
+            "use --output - to write to standard output, or name a regular file",
+        )
     if path.exists() and path.resolve() == Path(data_path).resolve():
         raise UsageError(
             f"--output {str(path)!r} is the input data file", "write the forecast to another file"

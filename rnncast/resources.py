@@ -162,7 +162,7 @@ def format_bytes(count: float) -> str:
         if abs(count) < 1024:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
-    return f"{count:.1f} TiB"
+    return f"{count:.1f} TiB" if count < 1e6 else f"{count:.1e} TiB"
 
 
 def _meminfo_available() -> int | None:

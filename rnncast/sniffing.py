@@ -16,6 +16,7 @@ import pandas as pd
 
 from rnncast.data import numeric_columns, resolve_targets, resolve_time_column
 from rnncast.errors import DataError, RnncastError
+from rnncast.fileio import data_file_problem
 from rnncast.frequency import infer_frequency
 from rnncast.reading import (
     HEAD_BYTES,
@@ -23,7 +24,7 @@ from rnncast.reading import (
     decode_head,
     parse_csv,
     refuse_unknown_delimiter,
-    sniff_delimiter,
+    sniff_layout,
 )
 from rnncast.timestamps import parse_timestamps
 
@@ -44,9 +45,9 @@ def sketch_data_file(path: str | Path) -> dict[str, Any]:
         DataError: the file is missing, empty, binary, or has no readable header.
     """
     path = Path(path)
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        raise DataError(f"{str(path)!r} {what}", "name a .csv or .parquet data file")
+    problem = data_file_problem(path)
+    if problem is not None:
+        raise DataError(*problem)
     size = path.stat().st_size
     if size == 0:
         raise DataError(f"{path.name} is empty", "export the series again with a header row")
@@ -72,9 +73,13 @@ def _sketch_csv(path: Path, size: int) -> dict[str, Any]:
                 "check that the file is a CSV table with one row per line",
             )
         text = text[: cut + 1]
-    delimiter = sniff_delimiter(text)
+    layout = sniff_layout(text)
+    delimiter = layout.delimiter
     frame = _parse_csv_text(path, text, delimiter)
-    header_line = text.splitlines()[0] if text else ""
+    lines = text.splitlines()
+    header_line = lines[layout.skip] if len(lines) > layout.skip else ""
+    # Bytes above the first data row: the header and any sep= or comment lines above it.
+    preamble = sum(len(line) + 1 for line in lines[: layout.skip + 1])
 
     sketch: dict[str, Any] = {
         "format": "csv",
@@ -87,9 +92,9 @@ def _sketch_csv(path: Path, size: int) -> dict[str, Any]:
     if complete:
         sketch.update(rows=len(frame), rows_estimated=False)
         return sketch
-    data_bytes = len(text.encode(encoding, errors="replace")) - len(header_line) - 1
+    data_bytes = len(text.encode(encoding, errors="replace")) - preamble
     per_row = max(data_bytes / max(len(frame), 1), 1.0)
-    sketch.update(rows=round((size - len(header_line) - 1) / per_row), rows_estimated=True)
+    sketch.update(rows=round((size - preamble) / per_row), rows_estimated=True)
     # The head's last row is not the file's: without a readable tail the end stays unknown.
     sketch["last_timestamp"] = None
     time_col = sketch.get("time_col")

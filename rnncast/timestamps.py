@@ -1,16 +1,22 @@
 """Parsing a time column into a ``DatetimeIndex`` without silently misreading a date.
 
-One format is chosen for the whole column: ISO 8601 first, else the format pandas guesses from
-the first value, month-first and day-first. When both readings of ``01/02/2010`` fit every
-row, the one that keeps the file in time order on the most regular calendar grid wins (a tie
-goes to day-first for ``dd.mm.yyyy`` dots, month-first otherwise), and a note says which was
-taken. Mixed formats and mixed UTC offsets are never guessed row by row.
+One format is chosen for the whole column: ISO 8601 first, else the formats pandas guesses from
+several of its values, month-first and day-first, or one of the spellings pandas does not guess
+(``3/1/2024 1:00 PM``, ``January 2010``, Stata's ``01jan2023``, SAS's ``01JAN2024:00:00:00``,
+quarters ``2024Q1`` and ISO weeks ``2024-W05``, read as their first day). When both readings of
+``01/02/2010`` fit every row, the one that keeps the file in time order on the most regular
+calendar grid wins (a tie goes to day-first for ``dd.mm.yyyy`` dots, month-first otherwise), and
+a note says which was taken. Mixed formats and mixed UTC offsets are never guessed row by row;
+two-digit years (``01/31/23``) and ``Jan-10`` (January 2010 or 10 January?) are refused.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -83,7 +89,7 @@ def _row_list(positions: np.ndarray, limit: int = 3) -> str:
 def _parse_numbers(values: pd.Series, name: str) -> pd.DatetimeIndex:
     """Whole years (``1990``) or compact dates (``20240131``)."""
     numbers = values.to_numpy()
-    if np.all(numbers == np.round(numbers)):
+    if np.isfinite(numbers).all() and np.all(numbers == np.round(numbers)):
         integers = numbers.astype(np.int64)
         if ((integers >= 1000) & (integers <= 2999)).all():
             return pd.DatetimeIndex(pd.to_datetime(integers.astype(str), format="%Y"))
@@ -128,30 +134,99 @@ def _parse_text(text: pd.Series, name: str) -> tuple[pd.DatetimeIndex, list[str]
     iso = _try_format(text, "ISO8601")
     if iso is not None:
         return iso
-    first = text.iloc[0]
-    candidates = []
-    for dayfirst in (False, True):
-        fmt = guess_datetime_format(first, dayfirst=dayfirst)
-        if fmt and fmt not in candidates:
-            candidates.append(fmt)
-    readings = {}
-    for fmt in candidates:
-        parsed = _try_format(text, fmt)
+    _refuse_ambiguous_spellings(text, name)
+    candidates = _candidates(text)
+    readings = []
+    for order, candidate in enumerate(candidates[1:]):  # [0] is ISO 8601, tried above
+        parsed = _try_format(candidate.text, candidate.fmt)
         if parsed is not None:
-            readings[fmt] = parsed
+            readings.append((order, candidate, parsed))
     if not readings:
         raise _unparseable(text, name, candidates)
-    if len(readings) == 1:
-        return next(iter(readings.values()))
-    # Ambiguous day/month order: keep the reading under which the file is in time order with
-    # regular steps; on a tie, dots mean day-first (European), anything else month-first.
-    scored = sorted(readings.items(), key=lambda item: _disorder(item[1][0]))
-    best_format, (best, notes) = scored[0]
-    if _disorder(best) == _disorder(scored[1][1][0]):
-        best_format = candidates[1] if "." in first else candidates[0]
-        best, notes = readings[best_format]
-    notes = [*notes, f"dates such as {first!r} read as {best_format!r}"]
-    return best, notes
+    first = text.iloc[0]
+
+    def plausibility(reading: tuple[int, _Candidate, tuple[pd.DatetimeIndex, list[str]]]) -> tuple:
+        # Ambiguous day/month order: keep the reading under which the file is in time order with
+        # regular steps; on a tie, dots mean day-first (European), anything else month-first.
+        order, candidate, (index, _) = reading
+        expected = _day_first(candidate.fmt) if "." in candidate.text.iloc[0] else _month_first(candidate.fmt)
+        return (*_disorder(index), not expected, order) if len(readings) > 1 else (order,)
+
+    _, best, (index, notes) = min(readings, key=plausibility)
+    notes = [*notes, *([best.note.format(first=first, read=index[0])] if best.note else [])]
+    if len(readings) > 1:
+        notes.append(f"dates such as {first!r} read as {best.shown!r}")
+    return index, notes
+
+
+# A value no format parses: stands in for the values that do not fit a spelling.
+_NOT_A_DATE = "\x00not a date"
+# Rows whose formats pandas is asked to guess: the first few, the last few and some between.
+_GUESS_SAMPLE = (5, 3, 12)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One way to read a time column: pandas' ``fmt`` applied to ``text`` (the column's values,
+    rewritten for spellings pandas does not know); ``shown`` is the format as written in the
+    file, ``note`` (with ``{first}`` and ``{read}``) says how the spelling was read."""
+
+    fmt: str
+    text: pd.Series
+    shown: str
+    note: str | None = None
+
+
+def _day_first(fmt: str) -> bool:
+    return "%d" in fmt and "%m" in fmt and fmt.index("%d") < fmt.index("%m")
+
+
+def _month_first(fmt: str) -> bool:
+    return "%d" in fmt and "%m" in fmt and fmt.index("%m") < fmt.index("%d")
+
+
+def _sample(values: pd.Series) -> pd.Series:
+    """A few values of the column: the first few, the last few and some between, first first."""
+    count = len(values)
+    head, tail, between = _GUESS_SAMPLE
+    rows = [*range(min(head, count)), *np.linspace(0, count - 1, min(between, count)).astype(int)]
+    rows += range(max(count - tail, 0), count)
+    return values.iloc[list(dict.fromkeys(rows))]
+
+
+def _guesses(values: pd.Series) -> list[str]:
+    """The formats pandas guesses for a sample of ``values``, month-first and day-first, those of
+    the first value first. Two-digit years (``%y``) are never guessed."""
+    formats: list[str] = []
+    for value in dict.fromkeys(_sample(values)):
+        for dayfirst in (False, True):
+            fmt = guess_datetime_format(value, dayfirst=dayfirst) if value != _NOT_A_DATE else None
+            if fmt and "%y" not in fmt and fmt not in formats:
+                formats.append(fmt)
+    return formats
+
+
+def _candidates(text: pd.Series) -> list[_Candidate]:
+    """Every way worth trying to read ``text``: ISO 8601 first, then the formats pandas guesses
+    from several values, then the spellings it does not know that some values are written in."""
+    candidates = [_Candidate("ISO8601", text, "ISO 8601")]
+    candidates += [_Candidate(fmt, text, fmt) for fmt in _guesses(text)]
+    sample = _sample(text)
+    for spelling in _SPELLINGS:
+        if not sample.str.fullmatch(spelling.pattern).fillna(False).any():
+            continue  # a spelling of a few rows only cannot be the column's
+        fits = text.str.fullmatch(spelling.pattern).fillna(False).astype(bool)
+        rewritten = text[fits].map(lambda value, s=spelling: s.rewrite(s.pattern.fullmatch(value)))
+        prepared = pd.Series(_NOT_A_DATE, index=text.index, dtype=object)
+        prepared[fits] = rewritten.fillna(_NOT_A_DATE).to_numpy()
+        prepared = prepared.astype(str)
+        if spelling.guess:
+            for fmt in _guesses(prepared):
+                shown = f"{fmt.replace('%H', '%I')} %p" if spelling.twelve_hour else fmt
+                candidates.append(_Candidate(fmt, prepared, shown, spelling.note))
+        else:
+            candidates.append(_Candidate("ISO8601", prepared, spelling.label, spelling.note))
+    return candidates
 
 
 def _try_format(text: pd.Series, fmt: str) -> tuple[pd.DatetimeIndex, list[str]] | None:
@@ -180,14 +255,15 @@ def _disorder(index: pd.DatetimeIndex) -> tuple[int, int]:
     return backward, irregular
 
 
-def _unparseable(text: pd.Series, name: str, candidates: list[str]) -> DataError:
-    fmt = candidates[0] if candidates else None
-    # utc=True: several UTC offsets (daylight saving) beside a bad value must not raise here.
-    parsed = (
-        pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
-        if fmt
-        else pd.Series(pd.NaT, index=text.index)
-    )
+def _unparseable(text: pd.Series, name: str, candidates: list[_Candidate]) -> DataError:
+    """The error for a time column no one format reads: judged under the candidate that reads
+    the most values, so that valid dates are never listed as not dates."""
+    parsed = pd.Series(pd.NaT, index=text.index)
+    for candidate in candidates:
+        # utc=True: several UTC offsets (daylight saving) beside a bad value must not raise here.
+        attempt = pd.to_datetime(candidate.text, format=candidate.fmt, errors="coerce", utc=True)
+        if attempt.notna().sum() > parsed.notna().sum():
+            parsed = attempt
     bad = text[parsed.isna()]
     good = text[parsed.notna()]
     if len(good) and len(bad):
@@ -201,6 +277,19 @@ def _unparseable(text: pd.Series, name: str, candidates: list[str]) -> DataError
             )
     examples = ", ".join(repr(v) for v in bad.head(3))
     positions = np.flatnonzero(parsed.isna().to_numpy())
+    leading = bool(len(positions)) and len(positions) <= 3 and positions[-1] == len(positions) - 1
+    if leading and len(good) >= 2 * len(positions):  # a second header or a units row
+        if len(positions) == 1:
+            return DataError(
+                f"row 1 of time column {name!r} ({bad.iloc[0]!r}) is not a date, unlike the rows "
+                "below it: it looks like a second header row, a units row or a comment",
+                "delete that row (the line right below the header)",
+            )
+        return DataError(
+            f"rows 1 to {len(positions)} of time column {name!r} ({examples}) are not dates, unlike "
+            "the rows below them: they look like second header rows, units rows or comments",
+            "delete those rows (the lines right below the header)",
+        )
     trailing = bool(len(positions)) and positions[0] == len(text) - len(positions) and len(good) > len(bad)
     if trailing:  # notes or totals written below the data
         return DataError(
@@ -212,6 +301,180 @@ def _unparseable(text: pd.Series, name: str, candidates: list[str]) -> DataError
         f"time column {name!r} has values that are not dates: {examples} (row(s) {_row_list(positions)})",
         f"{_FIX}; or pick the time column with --time-col",
     )
+
+
+# --- Spellings pandas does not guess ------------------------------------------------------------
+
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_MONTH_NUMBERS = {**{m: i for i, m in enumerate(_MONTHS, 1)}, **{m[:3]: i for i, m in enumerate(_MONTHS, 1)}}
+_MONTH_NUMBERS["sept"] = 9
+
+
+def _month(word: str) -> int | None:
+    return _MONTH_NUMBERS.get(word.lower().rstrip("."))
+
+
+@dataclass(frozen=True)
+class _Spelling:
+    """Values ``pattern`` matches are rewritten by ``rewrite`` (None: not a real date) into ISO
+    text, or, when ``guess``, into text whose format pandas guesses (day/month order open)."""
+
+    label: str
+    pattern: re.Pattern[str]
+    rewrite: Callable[[re.Match[str] | None], str | None]
+    note: str | None = None
+    guess: bool = False
+    twelve_hour: bool = False
+
+
+def _twelve_hour(match: re.Match[str] | None) -> str | None:
+    if match is None or not 1 <= int(match["hour"]) <= 12:
+        return None
+    hour = int(match["hour"]) % 12 + (12 if match["half"].lower() == "p" else 0)
+    seconds = f":{match['second']}" if match["second"] else ""
+    return f"{match['date']} {hour:02d}:{match['minute']}{seconds}"
+
+
+def _month_and_year(match: re.Match[str] | None) -> str | None:
+    month = _month(match["month"]) if match else None
+    return f"{match['year']}-{month:02d}" if match and month else None
+
+
+def _day_month_year(match: re.Match[str] | None) -> str | None:
+    month = _month(match["month"]) if match else None
+    if match is None or month is None:
+        return None
+    time = (
+        f" {int(match['time'].split(':')[0]):02d}:{match['time'].split(':', 1)[1]}" if match["time"] else ""
+    )
+    return f"{match['year']}-{month:02d}-{int(match['day']):02d}{time}"
+
+
+def _quarter(match: re.Match[str] | None) -> str | None:
+    return f"{match['year']}-{3 * int(match['quarter']) - 2:02d}-01" if match else None
+
+
+def _iso_week(match: re.Match[str] | None) -> str | None:
+    if match is None:
+        return None
+    try:
+        weekday = int(match.groupdict().get("day") or 1)
+        day = datetime.date.fromisocalendar(int(match["year"]), int(match["week"]), weekday)
+    except ValueError:
+        return None
+    return day.isoformat()
+
+
+def _numbered_month(match: re.Match[str] | None) -> str | None:
+    return f"{match['year']}-{int(match['month']):02d}" if match and 1 <= int(match["month"]) <= 12 else None
+
+
+_SPELLINGS = (
+    # 3/1/2024 1:00 PM, 2024-03-01 01:00:00 pm: 12-hour clock times, made 24-hour.
+    _Spelling(
+        "12-hour clock",
+        re.compile(
+            r"(?P<date>.+?)[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}(?:\.\d+)?))?"
+            r"\s*(?P<half>[AaPp])\.?\s?[Mm]\.?"
+        ),
+        _twelve_hour,
+        guess=True,
+        twelve_hour=True,
+    ),
+    # January 2010, Jan 2010, Jan-2010, 2010-Jan.
+    _Spelling(
+        "month name and year",
+        re.compile(r"(?P<month>[A-Za-z]{3,9})\.?[-/ ,]\s*(?P<year>\d{4})"),
+        _month_and_year,
+    ),
+    _Spelling(
+        "year and month name", re.compile(r"(?P<year>\d{4})[-/ ](?P<month>[A-Za-z]{3,9})\.?"), _month_and_year
+    ),
+    # Stata's %td (01jan2023) and SAS's DATE9. and DATETIME. (01JAN2024, 01JAN2024:00:00:00).
+    _Spelling(
+        "Stata/SAS date",
+        re.compile(
+            r"(?P<day>\d{1,2})(?P<month>[A-Za-z]{3})(?P<year>\d{4})(?::(?P<time>\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?"
+        ),
+        _day_month_year,
+    ),
+    # Stata's monthly %tm (2023m1).
+    _Spelling("Stata month", re.compile(r"(?P<year>\d{4})[mM](?P<month>\d{1,2})"), _numbered_month),
+    # Quarters: 2024Q1, 2024-Q1, 2024 q1, Q1 2024.
+    _Spelling(
+        "quarter",
+        re.compile(r"(?P<year>\d{4})\s*[-/ ]?\s*[Qq](?P<quarter>[1-4])"),
+        _quarter,
+        note="read quarters such as {first!r} as their first day ({read:%Y-%m-%d})",
+    ),
+    _Spelling(
+        "quarter",
+        re.compile(r"[Qq](?P<quarter>[1-4])\s*[-/ ]?\s*(?P<year>\d{4})"),
+        _quarter,
+        note="read quarters such as {first!r} as their first day ({read:%Y-%m-%d})",
+    ),
+    # ISO 8601 weeks: 2024-W05-3 (a day of a week), 2024-W05 and 2024W05 (its Monday).
+    _Spelling("ISO week day", re.compile(r"(?P<year>\d{4})-?W(?P<week>\d{2})-?(?P<day>[1-7])"), _iso_week),
+    _Spelling(
+        "ISO week",
+        re.compile(r"(?P<year>\d{4})-?W(?P<week>\d{2})"),
+        _iso_week,
+        note="read ISO weeks such as {first!r} as their Monday ({read:%Y-%m-%d})",
+    ),
+)
+
+# Spellings refused, not guessed: two-digit years, and a month name beside a two-digit number.
+_TWO_DIGIT_YEAR = re.compile(
+    r"(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2}|\d{1,2}[-/ ][A-Za-z]{3,9}\.?[-/ ]\d{2})(?:[ T]\d{1,2}:\d{2}.*)?"
+)
+_MONTH_THEN_NUMBER = re.compile(r"(?P<month>[A-Za-z]{3,9})\.?[-/ ](?P<number>\d{2})")
+_NUMBER_THEN_MONTH = re.compile(r"(?P<number>\d{1,2})[-/ ](?P<month>[A-Za-z]{3,9})\.?")
+
+
+def _refuse_ambiguous_spellings(text: pd.Series, name: str) -> None:
+    """Refuse a time column mostly written in a spelling that could mean several dates.
+
+    Raises:
+        DataError: two-digit years (``01/31/23``: 1923 or 2023, and which number is the year?),
+            or a month name beside a two-digit number (``Jan-10``: January 2010 or 10 January?).
+    """
+    enough = max(len(text) / 2, 1)
+    fits = text.str.fullmatch(_TWO_DIGIT_YEAR).fillna(False).astype(bool)
+    if fits.sum() >= enough:
+        example = text[fits].iloc[0]
+        raise DataError(
+            f"time column {name!r} writes years with two digits (e.g. {example!r}): rnncast will not "
+            "guess their century, nor which of the numbers is the year",
+            "write years with four digits, ISO such as 2023-01-31 is safest (in a spreadsheet, format "
+            "the column as yyyy-mm-dd before exporting)",
+        )
+    for pattern in (_MONTH_THEN_NUMBER, _NUMBER_THEN_MONTH):
+        fits = text.str.fullmatch(pattern).fillna(False).astype(bool)
+        if fits.sum() < enough:
+            continue
+        matches = [pattern.fullmatch(value) for value in text[fits]]
+        months = [m for m in matches if m is not None and _month(m["month"]) is not None]
+        if len(months) >= enough:
+            month, number = _MONTHS[_month(months[0]["month"]) - 1].capitalize(), int(months[0]["number"])
+            raise DataError(
+                f"time column {name!r} holds dates such as {months[0][0]!r}, which could mean "
+                f"{month} '{number:02d} (a month) or {number} {month} (a day of an unwritten year)",
+                "write the year in full (2010-01 for a month) or the whole date (2010-01-10); in a "
+                "spreadsheet, format the column as yyyy-mm-dd before exporting",
+            )
 
 
 # Simple, unambiguous spellings whose format forecasts reuse, so they can be appended to the

@@ -321,3 +321,41 @@ def test_forecast_timestamps_are_written_like_the_input(monthly_crlf_csv: Path, 
     )
     rows = list(csv.DictReader(io.StringIO(run("forecast", "-m", tmp_path / "m", "-o", "-").stdout)))
     assert [r["month"] for r in rows[:3]] == ["2015-01", "2015-02", "2015-03"]
+
+
+def test_forecast_output_follows_a_symlink_and_refuses_pipes_and_devices(
+    trained: Path, tmp_path: Path
+) -> None:
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    result = run("forecast", "--model", trained, "--output", link, "-q")
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and real.read_text().startswith("Date,")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert_one_line_error(
+        run("forecast", "--model", trained, "--output", fifo),
+        ExitCode.USAGE,
+        "device, pipe or socket",
+        "--output -",
+    )
+    assert fifo.exists() and not fifo.is_file()
+
+
+def test_data_from_a_pipe_or_stdin_is_refused_with_the_fix(tmp_path: Path) -> None:
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    for command in ("check", "info", "train"):
+        assert_one_line_error(run(command, fifo), ExitCode.DATA, "pipe or device", "Save the data to a file")
+    assert_one_line_error(run("check", "-"), ExitCode.DATA, "not from standard input")
+
+
+def test_train_out_inside_an_existing_bundle_is_refused(prices_csv: Path, trained: Path) -> None:
+    assert_one_line_error(
+        run("train", prices_csv, "--out", trained / "sub", *FAST_FLAGS),
+        ExitCode.USAGE,
+        "inside the model bundle",
+    )
+    assert not (trained / "sub").exists()

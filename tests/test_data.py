@@ -373,12 +373,42 @@ def test_fill_ffill_carries_the_last_value_and_says_how_many(tmp_path: Path) -> 
     assert data.notes == ("forward-filled 2 missing value(s) (value: 2)",)
 
 
-def test_fill_ffill_back_fills_a_leading_gap(tmp_path: Path) -> None:
-    path = daily_csv(tmp_path, ["", "11", "12", "13"])
+def test_rows_before_the_first_and_after_the_last_target_value_are_dropped_not_filled(tmp_path: Path) -> None:
+    """Future rows left empty in a spreadsheet (or a history before recording began) are not
+    data: filling them would invent values and start the forecast after the invented part."""
+    path = daily_csv(tmp_path, ["", "", "11", "12", "", "13", "14", "", "", ""])
 
     data = load_series(path, fill="ffill")
 
-    assert data.frame["value"].tolist() == [11.0, 11.0, 12.0, 13.0]
+    assert data.frame["value"].tolist() == [11.0, 12.0, 12.0, 13.0, 14.0]
+    assert data.index[0] == pd.Timestamp("2024-03-03") and data.index[-1] == pd.Timestamp("2024-03-07")
+    assert data.filled.ravel().tolist() == [False, False, True, False, False]
+    assert any("dropped the first 2 row(s)" in note for note in data.notes)
+    assert any("dropped the last 3 row(s)" in note and "ends 2024-03-07" in note for note in data.notes)
+
+
+def test_a_leading_gap_in_a_feature_is_back_filled(tmp_path: Path) -> None:
+    path = daily_csv(tmp_path, [f"{10 + i},{'' if i < 2 else i}" for i in range(6)], header="date,value,load")
+
+    data = load_series(path, target=("value",), features=("load",), fill="ffill")
+
+    assert data.frame["load"].tolist() == [2.0, 2.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_a_column_mostly_missing_is_refused_rather_than_invented(tmp_path: Path) -> None:
+    values = [str(i) if i % 4 == 0 else "" for i in range(40)] + ["99"]
+    path = daily_csv(tmp_path, values)
+
+    with pytest.raises(DataError, match=r"missing 7\d% of its values .* make up most of the series"):
+        load_series(path, fill="ffill")
+    assert len(load_series(path, fill="drop")) == 11
+
+
+def test_tiny_magnitudes_are_refused_like_huge_ones(tmp_path: Path) -> None:
+    path = daily_csv(tmp_path, [f"{1 + i % 5}e-298" for i in range(30)])
+
+    with pytest.raises(DataError, match=r"only tiny values .* Rescale"):
+        load_series(path)
 
 
 def test_fill_interpolate_is_linear_in_time(tmp_path: Path) -> None:

@@ -52,8 +52,8 @@ def test_each_numeric_flag_is_validated(prices_csv: Path, flags: list[str], frag
 @pytest.mark.parametrize(
     ("flags", "fragment"),
     [
-        (["--folds", "0"], "--folds and --step must be at least 1"),
-        (["--step", "-2"], "--folds and --step must be at least 1"),
+        (["--folds", "0"], "--folds must be at least 1, got 0"),
+        (["--step", "-2"], "--step must be at least 1, got -2"),
         (["--require-skill", "nan"], "--require-skill"),
     ],
 )
@@ -153,3 +153,17 @@ def test_tables_and_deep_nesting_in_a_job_file_are_one_line_errors(prices_csv: P
     assert_one_line_error(check(prices_csv, "--config", job), ExitCode.USAGE, "model = {units = 3}")
     job = _job(tmp_path, "units = " + "[" * 3000 + "]" * 3000 + "\n")
     assert_one_line_error(check(prices_csv, "--config", job), ExitCode.USAGE, "nightly.toml")
+
+
+def test_features_add_up_when_repeated(prices_csv: Path) -> None:
+    import json
+
+    result = check(prices_csv, "--features", "Open", "--features", "High,Low", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["features"] == ["Open", "High", "Low"]
+
+
+def test_a_key_set_twice_in_two_spellings_is_refused(prices_csv: Path, tmp_path: Path) -> None:
+    job = _job(tmp_path, "batch-size = 4\nbatch_size = 8\n")
+    assert_one_line_error(check(prices_csv, "--config", job), ExitCode.USAGE, "batch_size is set twice")
+    assert_one_line_error(check(prices_csv, "--config", tmp_path), ExitCode.USAGE, "is a directory")

@@ -78,3 +78,80 @@ def test_garbage_is_named_in_the_message() -> None:
 def test_empty_time_cell_names_the_row() -> None:
     with pytest.raises(DataError, match="row"):
         parse(["2024-01-01", None, "2024-01-03"])
+
+
+def test_a_second_header_row_is_named_as_such_not_as_dates_that_fail() -> None:
+    days = list(pd.date_range("2023-01-01", periods=20).strftime("%Y-%m-%d"))
+    for first in ("Date", "YYYY-MM-DD", "# checkpoint"):
+        with pytest.raises(
+            DataError, match=rf"row 1 of time column 'date' \({first!r}\) is not a date"
+        ) as caught:
+            parse([first, *days])
+        assert "2023-01-01" not in str(caught.value) and "Delete that row" in str(caught.value)
+    with pytest.raises(DataError, match=r"rows 1 to 2 of time column 'date' \('Date', 'dd.mm.yyyy'\)"):
+        parse(["Date", "dd.mm.yyyy", *pd.date_range("2023-01-01", periods=20).strftime("%d.%m.%Y")])
+
+
+def test_valid_dates_are_never_listed_as_not_dates() -> None:
+    days = list(pd.date_range("2023-01-01", periods=20).strftime("%m/%d/%Y"))
+    with pytest.raises(DataError, match=r"not dates: 'soon', 'later' \(row\(s\) 1, 12\)"):
+        parse(["soon", *days[:10], "later", *days[10:]])
+
+
+def test_twelve_hour_clock_times_are_read() -> None:
+    hours = pd.date_range("2024-03-13 10:00", periods=6, freq="h")
+    values = [f"{h.month}/{h.day}/{h.year} {(h.hour % 12) or 12}:{h.minute:02d} {h:%p}" for h in hours]
+    index, _ = parse(values)  # 3/13/2024 10:00 AM ... 3/13/2024 3:00 PM
+    assert list(index) == list(hours)
+    index, _ = parse(["2024-03-01 12:30 am", "2024-03-01 1:30 a.m.", "2024-03-01 12:30 p.m."])
+    assert list(index.hour) == [0, 1, 12]
+
+
+@pytest.mark.parametrize(
+    ("values", "first"),
+    [
+        (["January 2010", "February 2010", "March 2010"], "2010-01-01"),
+        (["Jan 2010", "Feb 2010", "Mar 2010"], "2010-01-01"),
+        (["01jan2023", "02jan2023", "03jan2023"], "2023-01-01"),
+        (["01JAN2024:00:00:00", "01JAN2024:01:00:00", "01JAN2024:02:00:00"], "2024-01-01"),
+        (["2023m11", "2023m12", "2024m1"], "2023-11-01"),
+        (["2024Q1", "2024Q2", "2024Q3"], "2024-01-01"),
+        (["2024-Q4", "2025-Q1", "2025-Q2"], "2024-10-01"),
+        (["2024-W05", "2024-W06", "2024-W07"], "2024-01-29"),
+    ],
+)
+def test_unambiguous_spellings_pandas_does_not_guess_are_read(values: list[str], first: str) -> None:
+    index, _ = parse(values)
+    assert index[0] == pd.Timestamp(first)
+    assert index.is_monotonic_increasing and index.is_unique
+
+
+def test_quarters_and_weeks_say_which_day_they_stand_for() -> None:
+    _, notes = parse(["2024Q1", "2024Q2", "2024Q3"])
+    assert notes == ["read quarters such as '2024Q1' as their first day (2024-01-01)"]
+    _, notes = parse(["2024-W05", "2024-W06", "2024-W07"])
+    assert notes == ["read ISO weeks such as '2024-W05' as their Monday (2024-01-29)"]
+
+
+def test_a_week_that_does_not_exist_is_named() -> None:
+    with pytest.raises(DataError, match=r"not dates: '2024-W54'"):
+        parse(["2024-W51", "2024-W52", "2024-W54", "2025-W01"])
+
+
+def test_a_spelling_mixed_with_another_is_refused() -> None:
+    with pytest.raises(DataError, match="mixes date formats"):
+        parse(["2024Q1", "2024Q2", "2024Q3", "2024-10-01"])
+
+
+@pytest.mark.parametrize(
+    "values", [["01/31/23", "02/28/23", "03/31/23"], ["31.01.23", "28.02.23", "31.03.23"]]
+)
+def test_two_digit_years_are_refused_not_guessed(values: list[str]) -> None:
+    with pytest.raises(DataError, match=rf"writes years with two digits \(e.g. {values[0]!r}\)"):
+        parse(values)
+
+
+@pytest.mark.parametrize("values", [["Jan-10", "Feb-10", "Mar-10"], ["10-Jan", "10-Feb", "10-Mar"]])
+def test_a_month_beside_two_digits_is_refused_as_ambiguous(values: list[str]) -> None:
+    with pytest.raises(DataError, match="could mean January '10 \\(a month\\) or 10 January"):
+        parse(values)
