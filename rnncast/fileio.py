@@ -7,12 +7,14 @@ system, so the final rename is atomic), flushed to disk, then renamed into place
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; the old file stays intact until the rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_staging(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         umask = os.umask(0)
@@ -105,9 +108,42 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+# A staging file or directory older than this was left by a killed run, not a running one.
+STALE_STAGING_SECONDS = 6 * 3600
+
+
+def sweep_stale_staging(target: Path) -> list[Path]:
+    """Delete what killed runs left beside ``target``: hidden ``.<name>.*.tmp`` staging files
+    and directories, and ``.<name>.old-*`` copies retired by :func:`replace_directory` once
+    ``target`` is complete, older than :data:`STALE_STAGING_SECONDS`. Returns what was deleted.
+
+    Recent ones may belong to a run still writing, so they are left alone.
+    """
+    removed = []
+    now = time.time()
+    pattern = f".{glob.escape(target.name)}."
+    leftovers = list(target.parent.glob(f"{pattern}*.tmp"))
+    if target.exists():  # a complete target: old copies retired by replace_directory are garbage
+        leftovers += target.parent.glob(f"{pattern}old-*")
+    for leftover in leftovers:
+        try:
+            if now - leftover.lstat().st_mtime < STALE_STAGING_SECONDS:
+                continue
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+        except OSError:
+            continue  # someone else's, or already gone: never fail a run over cleanup
+        removed.append(leftover)
+    return removed
+
+
 def new_staging_directory(target: Path) -> Path:
-    """An empty hidden directory beside ``target`` to build its replacement in."""
+    """An empty hidden directory beside ``target`` to build its replacement in (stale ones
+    left by killed runs are swept first)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_staging(target)
     staged = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     # mkdtemp makes it private (0700); a bundle gets the usual permissions under the umask.
     umask = os.umask(0)
