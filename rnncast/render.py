@@ -116,21 +116,10 @@ def info_text(info: dict[str, Any]) -> str:
     lines = [
         ("bundle", info["path"]),
         ("created", info["created_at"]),
-        ("data", data["path"]),
-        (
-            "rows",
-            f"{data['rows']} ({data['first_timestamp']} to {data['last_timestamp']}), "
-            f"frequency {data['frequency']}",
-        ),
-        ("targets", ", ".join(model["targets"])),
-        ("features", ", ".join(model["features"]) or "(none)"),
+        *_series_lines(data, model["targets"], model["features"]),
         ("network", _network(info)),
         ("windows", f"lookback {model['lookback']}, horizon {model['horizon']}"),
-        (
-            "split",
-            f"train {split['train_rows']} / val {split['val_rows']} / test {split['test_rows']} rows; "
-            f"test from {split['test_start']}",
-        ),
+        ("split", f"{_split_rows(split)}; test from {split['test_start']}"),
         (
             "training",
             f"{training['epochs_run']} epochs (best {training['best_epoch']}), "
@@ -147,6 +136,21 @@ def info_text(info: dict[str, Any]) -> str:
     return aligned(lines)
 
 
+def _series_lines(data: dict[str, Any], targets: list[str], features: list[str]) -> list[tuple[str, str]]:
+    """The data file, its span and frequency, and the columns used: shared by info and check."""
+    span = f"{data['rows']} ({data['first_timestamp']} to {data['last_timestamp']})"
+    return [
+        ("data", data["path"]),
+        ("rows", f"{span}, frequency {data['frequency']}"),
+        ("targets", ", ".join(targets)),
+        ("features", ", ".join(features) or "(none)"),
+    ]
+
+
+def _split_rows(split: dict[str, Any]) -> str:
+    return f"train {split['train_rows']} / val {split['val_rows']} / test {split['test_rows']} rows"
+
+
 def aligned(lines: list[tuple[str, Any]]) -> str:
     """``key: value`` lines with the keys right-aligned."""
     width = max(len(k) for k, _ in lines)
@@ -159,19 +163,11 @@ def check_text(summary: dict[str, Any]) -> str:
 
     data, split, windows = summary["data"], summary["split"], summary["windows"]
     lines = [
-        ("data", data["path"]),
-        (
-            "rows",
-            f"{data['rows']} ({data['first_timestamp']} to {data['last_timestamp']}), "
-            f"frequency {data['frequency']}",
-        ),
-        ("targets", ", ".join(summary["targets"])),
-        ("features", ", ".join(summary["features"]) or "(none)"),
+        *_series_lines(data, summary["targets"], summary["features"]),
         ("windows", f"lookback {summary['lookback']}, horizon {summary['horizon']}"),
         (
             "split",
-            f"train {split['train_rows']} / val {split['val_rows']} / test {split['test_rows']} rows "
-            f"({windows['train']} / {windows['val']} / {windows['test']} windows); "
+            f"{_split_rows(split)} ({windows['train']} / {windows['val']} / {windows['test']} windows); "
             f"test from {split['test_start']}",
         ),
         ("memory", f"about {format_bytes(summary['memory_bytes'])} of data plus TensorFlow's runtime"),
