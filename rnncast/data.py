@@ -134,6 +134,13 @@ def load_series(
     target_names = resolve_targets(raw, target, labels["target"])
     feature_names = resolve_features(raw, features, target_names, labels["features"])
     frame = to_numeric_frame(raw[list(target_names + feature_names)])
+    if tuple(name.lower() for name in features) == ("all",):
+        # "all" means the usable ones: a mostly empty column (Dividends) is left out, not filled.
+        sparse = [c for c in feature_names if frame[c].isna().mean() > MAX_FILLED_VALUE_SHARE]
+        if sparse:
+            feature_names = tuple(c for c in feature_names if c not in sparse)
+            frame = frame.drop(columns=sparse)
+            notes.append(f"--features all left out mostly empty column(s) {_column_list(sparse)}")
 
     frame, order_notes = sort_and_deduplicate(frame)
     notes.extend(order_notes)
@@ -243,7 +250,11 @@ def refuse_split_time_columns(frame: pd.DataFrame, time_name: str) -> None:
             )
     years = [c for c in frame.columns if _normalised(c) in ("year", "yr")]
     part = {"mon": "month", "qtr": "quarter"}.get(_normalised(time_name), _normalised(time_name))
-    if years and part in _PART_OF_YEAR:
+    # A month column of full dates (2024-01-01) beside a redundant year column is fine.
+    partial = pd.api.types.is_numeric_dtype(stamps) or bool(
+        stamps.dropna().astype(str).str.strip().str.fullmatch(r"(?i)[a-z]{3,9}\.?|[qw]?\d{1,2}").all()
+    )
+    if years and part in _PART_OF_YEAR and partial:
         year, within = frame[years[0]].iloc[0], frame[time_name].iloc[0]
         example = {"month": "2000-01", "week": "2000-W01", "quarter": "2000Q1"}[part]
         raise DataError(

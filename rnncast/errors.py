@@ -6,7 +6,13 @@ stderr and exits with its code; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
+
+# Messages quote cells and names from the user's files: no run of characters without a space
+# longer than this (a 20,000-character cell), and no message longer than MAX_MESSAGE.
+MAX_TOKEN = 160
+MAX_MESSAGE = 1200
 
 
 class ExitCode(IntEnum):
@@ -34,8 +40,8 @@ class RnncastError(Exception):
     exit_code: ExitCode = ExitCode.INTERNAL
 
     def __init__(self, message: str, hint: str | None = None) -> None:
-        self.message = message
-        self.hint = hint
+        self.message = _tame(message)
+        self.hint = _tame(hint) if hint is not None else None
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
@@ -81,3 +87,10 @@ class ResourceError(RnncastError):
     """The run would need more memory than the machine (or container) has available."""
 
     exit_code = ExitCode.RESOURCES
+
+
+def _tame(text: str) -> str:
+    """``text`` on one line, with overlong tokens and an overlong whole cut short."""
+    text = " ".join(text.splitlines())
+    text = re.sub(rf"\S{{{MAX_TOKEN + 1},}}", lambda m: f"{m.group()[:100]}…{m.group()[-20:]}", text)
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"

@@ -90,6 +90,12 @@ def _read_parquet(path: Path) -> pd.DataFrame:
             f"{path.name} is not a readable Parquet file ({_first_line(exc)})",
             "export it again: it is damaged, cut short, or not Parquet at all",
         ) from exc
+    return normalise_parquet_frame(frame)
+
+
+def normalise_parquet_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table read from Parquet as a CSV table: a saved DatetimeIndex becomes a column (even
+    beside a column of the same name), names are stripped and made unique."""
     if isinstance(frame.index, pd.DatetimeIndex):
         frame = frame.reset_index(names=frame.index.name or "time", allow_duplicates=True)
     frame.columns = unique_names([str(c).strip() for c in frame.columns])
@@ -195,9 +201,16 @@ def _thousands_dots_as_text(frame: pd.DataFrame, read: Callable[..., pd.DataFram
     """Number columns of a ``;``-delimited file that pandas read with decimal points but that
     are written with thousands dots (``823``, ``1.004``, ``15.000``), as the text written.
 
-    ``read`` reads the file again with extra ``pandas.read_csv`` options. A column changes only
-    when every value is an integer below 1000 or has dots between groups of three digits (one
-    at least): ``0.976``, ``12.5``, ``1.5e3`` or an undotted ``1004`` keep the points as decimals.
+    ``read`` reads the file again with extra ``pandas.read_csv`` options. A column can change
+    only when every value is an integer below 1000 or has dots between groups of three digits
+    (one at least): ``0.976``, ``12.5`` or ``1.5e3`` keep the points as decimals. It changes
+    only on evidence that the dots are thousands: an undotted integer of 100 or more beside the
+    dotted values (``823``, ``1.004``), several dot groups (``1.234.567``), or decimal commas in
+    another column of the file. Without evidence (``20.000``, ``1.789`` alone) the reading is
+    ambiguous, and a factor of 1000 rides on it: refused.
+
+    Raises:
+        DataError: a column reads equally well as decimals and as thousands.
     """
     positions = [i for i in range(frame.shape[1]) if _could_be_dotted(frame.iloc[:, i])]
     if not positions:
@@ -210,11 +223,31 @@ def _thousands_dots_as_text(frame: pd.DataFrame, read: Callable[..., pd.DataFram
             return frame
     if texts.shape != (len(frame), len(positions)):
         return frame
-    for position, (_, column) in zip(positions, texts.items(), strict=True):
+    file_uses_decimal_commas = any(
+        not pd.api.types.is_numeric_dtype(frame.iloc[:, i])
+        and frame.iloc[:, i].dropna().astype(str).str.fullmatch(r"\s*[-+]?\d+,\d+\s*").any()
+        for i in range(frame.shape[1])
+    )
+    for position, (name, column) in zip(positions, texts.items(), strict=True):
         present = column.dropna().astype(str).str.strip()
         dotted = present.str.fullmatch(_DOTTED_THOUSANDS)
-        if dotted.any() and (dotted | present.str.fullmatch(_BELOW_A_THOUSAND)).all():
-            frame.isetitem(position, column)
+        undotted = present.str.fullmatch(_BELOW_A_THOUSAND)
+        if not dotted.any() or not (dotted | undotted).all():
+            continue
+        evidence = (
+            file_uses_decimal_commas
+            or present[dotted].str.count(r"\.").gt(1).any()
+            or pd.to_numeric(present[undotted], errors="coerce").abs().ge(100).any()
+        )
+        if not evidence:
+            example = present[dotted].iloc[0]
+            raise DataError(
+                f"column {str(name).strip()!r} of a ';'-delimited file is written like {example!r}, which "
+                f"reads as {example.replace('.', '')} with thousands dots or as {float(example):g} with a "
+                "decimal point, and nothing else in the file tells which",
+                "export the numbers without thousands separators (or with decimal commas, 1.234,5)",
+            )
+        frame.isetitem(position, column)
     return frame
 
 
@@ -227,7 +260,7 @@ def _could_be_dotted(column: pd.Series) -> bool:
     if not len(values) or not (np.abs(values) < 1000).all():
         return False
     scaled = values * 1000
-    return bool(np.allclose(scaled, np.round(scaled)))
+    return bool(np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-6))
 
 
 def _head_text(path: Path, encoding: str) -> str:

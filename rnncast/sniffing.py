@@ -22,6 +22,7 @@ from rnncast.reading import (
     HEAD_BYTES,
     clean_table,
     decode_head,
+    normalise_parquet_frame,
     parse_csv,
     refuse_unknown_delimiter,
     sniff_layout,
@@ -145,10 +146,7 @@ def _sketch_parquet(path: Path) -> dict[str, Any]:
         first_batch = next(parquet.iter_batches(batch_size=2000), None)
     except Exception as exc:  # pyarrow raises many types for a damaged file
         raise DataError(f"{path.name} is not a readable Parquet file ({exc})") from exc
-    head = first_batch.to_pandas() if first_batch is not None else pd.DataFrame()
-    if isinstance(head.index, pd.DatetimeIndex):
-        head = head.reset_index(names=head.index.name or "time")
-    head.columns = [str(c).strip() for c in head.columns]
+    head = normalise_parquet_frame(first_batch.to_pandas() if first_batch is not None else pd.DataFrame())
     if not rows:
         raise DataError(f"{path.name} has columns but no rows", "export the series again with its rows")
     sketch: dict[str, Any] = {"format": "parquet", "bytes_read": None, "rows": rows, "rows_estimated": False}

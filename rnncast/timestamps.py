@@ -89,7 +89,7 @@ def _row_list(positions: np.ndarray, limit: int = 3) -> str:
 def _parse_numbers(values: pd.Series, name: str) -> pd.DatetimeIndex:
     """Whole years (``1990``) or compact dates (``20240131``)."""
     numbers = values.to_numpy()
-    if np.isfinite(numbers).all() and np.all(numbers == np.round(numbers)):
+    if np.isfinite(numbers).all() and (np.abs(numbers) < 1e12).all() and np.all(numbers == np.round(numbers)):
         integers = numbers.astype(np.int64)
         if ((integers >= 1000) & (integers <= 2999)).all():
             return pd.DatetimeIndex(pd.to_datetime(integers.astype(str), format="%Y"))
@@ -211,11 +211,13 @@ def _candidates(text: pd.Series) -> list[_Candidate]:
     from several values, then the spellings it does not know that some values are written in."""
     candidates = [_Candidate("ISO8601", text, "ISO 8601")]
     candidates += [_Candidate(fmt, text, fmt) for fmt in _guesses(text)]
-    sample = _sample(text)
+    # No date is longer than this; longer cells are kept away from the spelling patterns.
+    matchable = text.where(text.str.len() <= _LONGEST_DATE, "")
+    sample = _sample(matchable)
     for spelling in _SPELLINGS:
         if not sample.str.fullmatch(spelling.pattern).fillna(False).any():
             continue  # a spelling of a few rows only cannot be the column's
-        fits = text.str.fullmatch(spelling.pattern).fillna(False).astype(bool)
+        fits = matchable.str.fullmatch(spelling.pattern).fillna(False).astype(bool)
         rewritten = text[fits].map(lambda value, s=spelling: s.rewrite(s.pattern.fullmatch(value)))
         prepared = pd.Series(_NOT_A_DATE, index=text.index, dtype=object)
         prepared[fits] = rewritten.fillna(_NOT_A_DATE).to_numpy()
@@ -251,8 +253,11 @@ def _disorder(index: pd.DatetimeIndex) -> tuple[int, int]:
     if len(ordered) < 3:
         return backward, 0
     frequency = infer_frequency(ordered)
-    irregular = len(off_grid_timestamps(ordered, frequency)) + len(missing_timestamps(ordered, frequency))
-    return backward, irregular
+    try:
+        missing = len(missing_timestamps(ordered, frequency))
+    except DataError:  # a grid too big to build: this reading is as irregular as can be
+        return backward, 2**62
+    return backward, len(off_grid_timestamps(ordered, frequency)) + missing
 
 
 def _unparseable(text: pd.Series, name: str, candidates: list[_Candidate]) -> DataError:
@@ -348,11 +353,27 @@ def _twelve_hour(match: re.Match[str] | None) -> str | None:
     return f"{match['date']} {hour:02d}:{match['minute']}{seconds}"
 
 
+_LONGEST_DATE = 64
+
+
+def _from_year_1000(rewrite: Callable[[re.Match[str] | None], str | None]) -> Callable[..., str | None]:
+    """``rewrite``, giving None for years before 1000 (``0000Q1`` is no date pandas can hold)."""
+
+    def checked(match: re.Match[str] | None) -> str | None:
+        if match is not None and "year" in match.groupdict() and int(match["year"]) < 1000:
+            return None
+        return rewrite(match)
+
+    return checked
+
+
+@_from_year_1000
 def _month_and_year(match: re.Match[str] | None) -> str | None:
     month = _month(match["month"]) if match else None
     return f"{match['year']}-{month:02d}" if match and month else None
 
 
+@_from_year_1000
 def _day_month_year(match: re.Match[str] | None) -> str | None:
     month = _month(match["month"]) if match else None
     if match is None or month is None:
@@ -363,10 +384,12 @@ def _day_month_year(match: re.Match[str] | None) -> str | None:
     return f"{match['year']}-{month:02d}-{int(match['day']):02d}{time}"
 
 
+@_from_year_1000
 def _quarter(match: re.Match[str] | None) -> str | None:
     return f"{match['year']}-{3 * int(match['quarter']) - 2:02d}-01" if match else None
 
 
+@_from_year_1000
 def _iso_week(match: re.Match[str] | None) -> str | None:
     if match is None:
         return None
@@ -378,6 +401,7 @@ def _iso_week(match: re.Match[str] | None) -> str | None:
     return day.isoformat()
 
 
+@_from_year_1000
 def _numbered_month(match: re.Match[str] | None) -> str | None:
     return f"{match['year']}-{int(match['month']):02d}" if match and 1 <= int(match["month"]) <= 12 else None
 
@@ -387,7 +411,7 @@ _SPELLINGS = (
     _Spelling(
         "12-hour clock",
         re.compile(
-            r"(?P<date>.+?)[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}(?:\.\d+)?))?"
+            r"(?P<date>.{1,40}?)[ T]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}(?:\.\d+)?))?"
             r"\s*(?P<half>[AaPp])\.?\s?[Mm]\.?"
         ),
         _twelve_hour,

@@ -601,3 +601,30 @@ def test_a_month_missing_from_trading_days_is_reported(tmp_path: Path) -> None:
     plain = tmp_path / "plain.csv"
     frame.to_csv(plain, index=False)
     assert not any("gap" in note for note in load_series(plain).notes)  # holidays are not gaps
+
+
+def test_a_redundant_year_column_beside_full_dates_is_fine(tmp_path: Path) -> None:
+    months = pd.date_range("2010-01-01", periods=60, freq="MS")
+    lines = ["month,year,sales"] + [f"{m:%Y-%m-%d},{m.year},{100 + i}" for i, m in enumerate(months)]
+    data = load_series(write_text(tmp_path / "sales.csv", lines), target=("sales",))
+    assert len(data) == 60 and data.frequency == "MS"
+
+
+def test_features_all_leaves_out_mostly_empty_columns(tmp_path: Path) -> None:
+    days = pd.bdate_range("2020-01-01", periods=120)
+    lines = ["Date,Close,Volume,Dividends"] + [
+        f"{d:%Y-%m-%d},{100 + i % 9},{1000 + i},{'0.5' if i % 60 == 0 else ''}" for i, d in enumerate(days)
+    ]
+    data = load_series(write_text(tmp_path / "prices.csv", lines), features=("all",))
+    assert data.features == ("Volume",)
+    assert any("left out mostly empty column(s) 'Dividends'" in note for note in data.notes)
+
+
+def test_a_parquet_index_and_column_of_the_same_name_both_survive_info_and_loading(tmp_path: Path) -> None:
+    from rnncast.sniffing import sketch_data_file
+
+    stamps = pd.date_range("2020-01-01", periods=300, freq="h", name="time")
+    path = tmp_path / "dup.parquet"
+    pd.DataFrame({"time": range(300), "load": range(300)}, index=stamps).to_parquet(path)
+    assert sketch_data_file(path)["time_col"] == "time"
+    assert len(load_series(path, target=("load",))) == 300

@@ -167,3 +167,11 @@ def test_a_key_set_twice_in_two_spellings_is_refused(prices_csv: Path, tmp_path:
     job = _job(tmp_path, "batch-size = 4\nbatch_size = 8\n")
     assert_one_line_error(check(prices_csv, "--config", job), ExitCode.USAGE, "batch_size is set twice")
     assert_one_line_error(check(prices_csv, "--config", tmp_path), ExitCode.USAGE, "is a directory")
+
+
+def test_error_lines_stay_readable_whatever_the_file_holds() -> None:
+    from rnncast.errors import DataError
+
+    error = DataError(f"time column 'date' has values that are not dates: {'x' * 20_000!r}\nrow 2", "fix it")
+    line = error.one_line()
+    assert "\n" not in line and len(line) < 400 and line.endswith("Fix it.")

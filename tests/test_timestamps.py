@@ -155,3 +155,30 @@ def test_two_digit_years_are_refused_not_guessed(values: list[str]) -> None:
 def test_a_month_beside_two_digits_is_refused_as_ambiguous(values: list[str]) -> None:
     with pytest.raises(DataError, match="could mean January '10 \\(a month\\) or 10 January"):
         parse(values)
+
+
+def test_day_first_bursts_far_apart_are_read_day_first_not_refused() -> None:
+    """The month-first reading of such stamps spans months of seconds: too big a grid to build,
+    which must count against that reading, not abort the choice."""
+    first = pd.date_range("2024-01-02 10:00:00", periods=50, freq="s")
+    second = pd.date_range("2024-01-12 10:00:00", periods=50, freq="s")
+    text = pd.Series([f"{t:%d/%m/%Y %H:%M:%S}" for t in first.append(second)])
+    index, _ = parse_timestamps(text, "time")
+    assert index[0] == first[0] and index[-1] == second[-1]
+
+
+def test_years_before_1000_and_huge_numbers_are_refused_cleanly() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning may leak
+        for values in (pd.Series(["0000Q1", "0000Q2", "0000Q3"]), pd.Series([1e300, 2e300, 3e300])):
+            with pytest.raises(DataError):
+                parse_timestamps(values, "date")
+
+
+def test_a_very_long_cell_is_judged_quickly_and_quoted_short() -> None:
+    text = pd.Series(["x" * 20_000] + [f"2024-01-0{d}" for d in range(1, 6)])
+    with pytest.raises(DataError) as caught:
+        parse_timestamps(text, "date")
+    assert len(caught.value.one_line()) < 600
