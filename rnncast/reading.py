@@ -434,6 +434,14 @@ def _drop_junk_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=junk)
 
 
+# Anything a decorated number could look like (signs, currency, grouping, %, parentheses);
+# a superset of what the conversion accepts, so the screen never turns a number column away.
+_GROUPED_DIGITS = r"[\d.,'’\s\u00a0\u202f]*"
+_LOOKS_DECORATED = re.compile(
+    rf"\s*[-+(−]?\s*[$€£¥]?\s*[-+−]?{_GROUPED_DIGITS}\d{_GROUPED_DIGITS}%?\s*\)?\s*[$€£¥]?\s*"
+)
+
+
 def _coerce_decorated_numbers(
     frame: pd.DataFrame, notes: list[str], *, decimal_comma_likely: bool
 ) -> pd.DataFrame:
@@ -452,8 +460,8 @@ def _coerce_decorated_numbers(
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
             continue
         present = column.dropna().astype(str)
-        if present.empty:
-            continue
+        if present.empty or not present.head(200).str.fullmatch(_LOOKS_DECORATED).all():
+            continue  # cheap screen: dates and words leave here, before the passes over every row
         text = present.str.replace(_CURRENCY_AND_SPACE, "", regex=True)
         minus = text.str.contains(_UNICODE_MINUS, regex=False)
         text = text.str.replace(_UNICODE_MINUS, "-", regex=False)
