@@ -15,12 +15,15 @@ is deserialised with ``safe_mode=True``: a bundle can never run code.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
 import math
+import os
 import re
 import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,6 +212,8 @@ def read_history(bundle: Bundle) -> dict[str, list[float]]:
 def resolve_bundle_path(path: str | Path) -> Path:
     """The bundle directory ``path`` names, following a ``latest`` link."""
     path = follow_link(Path(path))
+    if path.is_symlink() and not path.exists():  # runs/latest -> a bundle a crash left renamed aside
+        restore_interrupted_replacement(path.parent / os.readlink(path))
     restore_interrupted_replacement(path)
     if path.is_symlink() and path.exists():
         path = path.resolve()  # report the real bundle, not "runs/latest"
@@ -450,7 +455,11 @@ def attach_model(bundle: Bundle) -> Bundle:
     if bundle.model is None:
         n_inputs = len(bundle.targets) + len(bundle.features)
         bundle.model = _load_keras_model(
-            bundle.path / MODEL_FILE, bundle.config, n_inputs, len(bundle.targets)
+            bundle.path / MODEL_FILE,
+            bundle.config,
+            n_inputs,
+            len(bundle.targets),
+            bundle.metadata.get("files", {}).get(MODEL_FILE),
         )
     return bundle
 
@@ -488,8 +497,29 @@ def _read_json(directory: Path, name: str) -> dict[str, Any]:
     return data
 
 
-def _load_keras_model(model_path: Path, config: TrainConfig, n_inputs: int, n_targets: int) -> keras.Model:
-    check_model_archive(model_path)
+def _load_keras_model(
+    model_path: Path, config: TrainConfig, n_inputs: int, n_targets: int, checksum: str | None
+) -> keras.Model:
+    # The bytes are read once, checked against the checksum the metadata (already read) records,
+    # and loaded from a private copy: a bundle replaced meanwhile by another run cannot pair its
+    # model with the old metadata and scaler.
+    data = model_path.read_bytes()
+    if checksum is not None and hashlib.sha256(data).hexdigest() != checksum:
+        raise BundleError(
+            f"{MODEL_FILE} in {model_path.parent} changed while it was being loaded (another run "
+            "replaced the bundle?)",
+            "run the command again",
+        )
+    with tempfile.TemporaryDirectory(prefix="rnncast-model-") as private:
+        copy = Path(private) / MODEL_FILE
+        copy.write_bytes(data)
+        check_model_archive(copy)
+        return _load_checked_archive(copy, config, n_inputs, n_targets)
+
+
+def _load_checked_archive(
+    model_path: Path, config: TrainConfig, n_inputs: int, n_targets: int
+) -> keras.Model:
     keras = backend.keras()
 
     try:

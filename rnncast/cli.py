@@ -12,6 +12,7 @@ import functools
 import inspect
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,9 +39,20 @@ app = typer.Typer(
     "5 quality gate (--require-skill) failed, 6 training failed, 7 not enough memory. "
     "RNNCAST_DEBUG=1 shows tracebacks.",
 )
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+
+
+class _Console(Console):
+    """rich's console, ending a run whose reader closed the pipe with 141 like a Unix tool
+    (rich's own answer is exit 1, which rnncast documents as a bug)."""
+
+    def on_broken_pipe(self) -> None:
+        raise _reader_gone()
+
+
+stdout = _Console(soft_wrap=True)
+stderr = _Console(stderr=True, soft_wrap=True)
 DEFAULTS = TrainConfig()
+EXIT_READER_GONE = 141  # 128 + SIGPIPE
 LATEST = Path("runs/latest")
 
 
@@ -512,6 +524,8 @@ def _reported_errors(quiet: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         stderr.print(Text("interrupted"))
         raise typer.Exit(130) from None
+    except BrokenPipeError:
+        raise _reader_gone() from None
     except typer.Exit:
         raise
     except Exception as error:  # a bug: still one line unless debugging
@@ -578,12 +592,33 @@ def _epoch_progress(quiet: bool) -> Iterator[Any]:
         yield bar
 
 
+def _reader_gone() -> typer.Exit:
+    """The reader closed the pipe (``rnncast forecast | head -1``): stop quietly with 141, the
+    status of a process ended by SIGPIPE, as Unix tools do; stdout goes to /dev/null so the
+    interpreter's last flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return typer.Exit(EXIT_READER_GONE)
+
+
 def main() -> None:
     """Console-script entry point: runs the app, and prints a mistyped command line (unknown
     option, missing argument, bad choice) as one ``error:`` line with exit code 2, like every
     other rnncast error, instead of the framework's three-line usage block."""
+    for stream in (sys.stdout, sys.stderr):
+        # A non-UTF-8 terminal shows "\u20ac" for a character it cannot print, not a crash.
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     try:
         result = app(standalone_mode=False)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        sys.exit(_reader_gone().exit_code)
+    except SystemExit as stop:
+        # Click answers a closed pipe itself (exit 1, stdout wrapped to swallow the last flush).
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            sys.exit(_reader_gone().exit_code)
+        raise stop from None
     except Exception as error:
         message = getattr(error, "format_message", None)
         if not callable(message) or not isinstance(getattr(error, "exit_code", None), int):
@@ -596,6 +631,9 @@ def main() -> None:
         line = f"{message().rstrip('.')}. See '{command} --help'."
         stderr.print(Text("error: ", style="bold red") + Text(line))
         sys.exit(error.exit_code)
+    # The work is done and written: a Ctrl-C during TensorFlow's slow shutdown must not turn
+    # a finished run into "interrupted".
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(result if isinstance(result, int) else 0)
 
 

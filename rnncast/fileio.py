@@ -10,6 +10,7 @@ import contextlib
 import glob
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -174,7 +175,14 @@ def replace_directory(staged: Path, target: Path) -> None:
         raise
     fsync_directory(target.parent)
     if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)
+        # Renamed to a staging name first, so a deletion cut short leaves a .tmp to sweep, never
+        # a half-deleted ".old-" copy that recovery would take for the previous output.
+        trash = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            os.replace(retired, trash)
+        except OSError:
+            trash = retired
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def restore_interrupted_replacement(target: Path) -> bool:
@@ -187,7 +195,19 @@ def restore_interrupted_replacement(target: Path) -> bool:
     )
     if not retired:
         return False
-    os.replace(retired[0], target)
+    try:
+        os.replace(retired[0], target)
+    except OSError as exc:
+        from rnncast.errors import UsageError
+
+        raise UsageError(
+            f"{str(target)!r} was left renamed aside as {retired[0].name} by an interrupted run, and "
+            f"cannot be put back ({exc.strerror})",
+            f"rename {retired[0]} to {target} by hand",
+        ) from exc
+    logging.getLogger("rnncast").warning(
+        "restored %s from %s, left renamed aside by an interrupted run", target, retired[0].name
+    )
     return True
 
 

@@ -153,7 +153,10 @@ def train(
         report=report,
         history=summary.history,
     )
-    point_link(latest, bundle_path)
+    try:
+        point_link(latest, bundle_path)
+    except OSError as exc:  # the bundle is saved: a read-only cwd costs only the shortcut
+        logger.warning("saved %s, but could not point %s at it (%s)", bundle_path, latest, exc.strerror)
     return TrainResult(bundle_path, metadata, report)
 
 
@@ -515,6 +518,13 @@ def load_for_bundle(bundle: Bundle, data: str | Path | None) -> SeriesData:
             f"{path.name} has timestamps {lacks} UTC offsets, but the model in {bundle.path} was "
             f"trained on timestamps {has} them",
             "write the timestamps the way the training data did",
+        )
+    if data is None and series.fingerprint["sha256"] != bundle.metadata["data"].get("sha256"):
+        logger.warning(
+            "%s has changed since the model was trained (%d rows now, %d then); using it as it is now",
+            path.name,
+            len(series),
+            bundle.metadata["data"]["rows"],
         )
     _log_notes(series)
     # Use the bundle's column names even where the file spells them in another case.

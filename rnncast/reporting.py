@@ -23,7 +23,13 @@ import pandas as pd
 
 from rnncast.errors import UsageError
 from rnncast.evaluation import METRIC_LABELS, ScoredWindows
-from rnncast.fileio import new_staging_directory, replace_directory, safe_file_name, to_json
+from rnncast.fileio import (
+    new_staging_directory,
+    replace_directory,
+    restore_interrupted_replacement,
+    safe_file_name,
+    to_json,
+)
 from rnncast.render import verdict_line
 from rnncast.report import format_number, format_timestamps, short_stamp
 
@@ -60,6 +66,8 @@ def check_report_target(directory: Path) -> None:
     Raises:
         UsageError: it would replace something that is not rnncast's.
     """
+    directory = Path(os.path.abspath(directory))  # "." and "sub/.." have names to stage beside
+    restore_interrupted_replacement(directory)
     if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
         raise UsageError(f"--report-dir {str(directory)!r} is not a directory", "name a directory")
     if (directory.parent / "metadata.json").is_file() and (directory.parent / "model.keras").is_file():
@@ -107,6 +115,7 @@ def write_report_dir(
     Raises:
         UsageError: the directory cannot be written.
     """
+    directory = Path(os.path.abspath(directory))
     check_report_target(directory)
     plots = render_plots(report, scored, histories)
     blocks = report_blocks(report, list(plots))

@@ -359,3 +359,57 @@ def test_train_out_inside_an_existing_bundle_is_refused(prices_csv: Path, traine
         "inside the model bundle",
     )
     assert not (trained / "sub").exists()
+
+
+def test_a_reader_closing_the_pipe_ends_the_run_quietly_with_141(prices_csv: Path, tmp_path: Path) -> None:
+    exe = shutil.which(
+        "rnncast", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    )
+    assert exe
+    for command in (["info", str(prices_csv)], ["check", str(prices_csv), "--json"]):
+        process = subprocess.Popen(
+            [exe, *command], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # like `| head -0`: the reader is gone before anything is written
+        errors = process.stderr.read().decode()
+        assert process.wait() == 141, errors
+        assert "Traceback" not in errors and "internal error" not in errors
+
+
+def test_a_bundle_replaced_while_loading_is_refused_not_mixed(trained: Path, tmp_path: Path) -> None:
+    from rnncast.bundle import attach_model, load_bundle
+    from rnncast.errors import BundleError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    bundle = load_bundle(copy, with_model=False)  # metadata and scaler of the first bundle
+    model = copy / "model.keras"
+    model.write_bytes(model.read_bytes() + b"\0")  # another run's model lands meanwhile
+    with pytest.raises(BundleError, match="changed while it was being loaded"):
+        attach_model(bundle)
+
+
+def test_runs_latest_recovers_a_bundle_left_renamed_aside_by_a_crash(trained: Path, tmp_path: Path) -> None:
+    from rnncast.bundle import resolve_bundle_path
+    from rnncast.fileio import point_link
+
+    bundle = tmp_path / "runs" / "m"
+    shutil.copytree(trained, bundle)
+    latest = tmp_path / "runs" / "latest"
+    point_link(latest, bundle)
+    bundle.rename(tmp_path / "runs" / ".m.old-1f261ead")  # killed between the two renames
+    assert resolve_bundle_path(latest) == bundle.resolve()
+    assert (bundle / "metadata.json").is_file()
+
+
+def test_report_dir_dot_from_inside_an_earlier_report_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rnncast.reporting import check_report_target
+
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.json").write_text('{"report_format": 1}')
+    monkeypatch.chdir(report)
+    check_report_target(Path("."))
