@@ -23,6 +23,7 @@ from rnncast.cli import app
 from rnncast.data import load_series
 from rnncast.errors import ExitCode
 from rnncast.fileio import point_link
+from tests.test_cli import assert_one_line_error
 
 CORPUS = Path(__file__).parent / "data" / "bad"
 MANIFEST = CORPUS / "cases.toml"
@@ -41,18 +42,6 @@ def case_id(case: dict[str, Any]) -> str:
 
 def run(*args: str | Path) -> Result:
     return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
-    """The contract of tests/test_cli.py, stricter: stderr holds notes and one last error line."""
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr  # one line, and the last
-    assert not any("Warning" in line for line in lines), result.stderr  # no Python warnings leak
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in errors[0], f"{fragment!r} not in {errors[0]!r}"
 
 
 def sha256(path: Path) -> str:

@@ -26,13 +26,16 @@ def run(*args: str | Path) -> object:
 
 
 def assert_one_line_error(result: object, code: int, *fragments: str) -> None:
+    """The error contract: the exit code, notes then one last ``error:`` line on stderr, no
+    traceback and no leaked Python warning, and the message fragments in that line."""
     assert result.exit_code == code, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error: ")]
     assert len(errors) == 1 and lines[-1] == errors[0], result.stderr  # one line, and the last
+    assert not any("Warning" in line for line in lines), result.stderr  # no Python warnings leak
     assert "Traceback" not in result.output
     for fragment in fragments:
-        assert fragment in errors[0]
+        assert fragment in errors[0], f"{fragment!r} not in {errors[0]!r}"
 
 
 @pytest.fixture(scope="module")
