@@ -197,6 +197,11 @@ def load_series(
 
 def resolve_time_column(frame: pd.DataFrame, requested: str | None, label: str = "--time-col") -> str:
     """The name of the time column: ``requested``, or the first conventionally named one."""
+    if frame.columns.empty:
+        raise DataError(
+            "the data has no named columns (only an unnamed index or empty columns)",
+            "add a header row naming a time column and the values, such as 'date,value'",
+        )
     if requested:
         return resolve_column(frame, requested, label)
     # "Date Time", "date_time" and "DATETIME" all count as "datetime".

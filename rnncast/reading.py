@@ -40,6 +40,9 @@ MISSING_MARKERS = ["-", ".", "--", "n/a", "N/A", "null", "NULL", "None", "none",
 # Bytes read to sniff encoding and delimiter.
 HEAD_BYTES = 256 * 1024
 
+# Data rows read below the header to check a delimiter, and the order ties are settled in.
+_SNIFF_ROWS = 20
+_DELIMITER_PREFERENCE = ("\t", ";", "|", ",")
 # Excel's first line naming the delimiter ("sep=;"), sometimes quoted or followed by delimiters.
 _SEP_LINE = re.compile(r'"?sep=(\\t|\t|[^\w\s"])"?[,;\t|]*', re.IGNORECASE)
 # Line breaks as pandas sees them (str.splitlines also breaks at form feeds and others).
@@ -271,7 +274,8 @@ def sniff_layout(text: str) -> Layout:
             comments.append(position)
         position += 1
     header = lines[position] if position < len(lines) else ""
-    delimiter = named or _sniff_header(header)
+    rows = [line for line in lines[position + 1 : position + 1 + _SNIFF_ROWS] if line.strip()]
+    delimiter = named or _sniff_header(header, rows)
     if comments and _is_header_above(lines[comments[-1]], header, delimiter):
         position = comments.pop()
         delimiter = named or _sniff_header(lines[position])
@@ -286,7 +290,22 @@ def sniff_layout(text: str) -> Layout:
     return Layout(delimiter, skip, named is not None, tuple(notes))
 
 
-def _sniff_header(header: str) -> str:
+def _sniff_header(header: str, rows: list[str] | None = None) -> str:
+    """The delimiter that splits ``header`` and the data ``rows`` below it into the same number
+    of fields (two at least), reading quotes; on a tie tab, ``;`` and ``|`` go before ``,``,
+    which column names hold more often (``Wert (EUR, netto)``). Without rows, or when no
+    candidate is consistent, the one that splits the header."""
+    if rows:
+        consistent = []
+        for candidate in _DELIMITER_PREFERENCE:
+            try:
+                counts = {len(fields) for fields in csv.reader([header, *rows], delimiter=candidate)}
+            except csv.Error:
+                continue
+            if len(counts) == 1 and counts.pop() >= 2:
+                consistent.append(candidate)
+        if consistent:
+            return consistent[0]
     try:
         return csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
     except csv.Error:

@@ -628,3 +628,10 @@ def test_a_parquet_index_and_column_of_the_same_name_both_survive_info_and_loadi
     pd.DataFrame({"time": range(300), "load": range(300)}, index=stamps).to_parquet(path)
     assert sketch_data_file(path)["time_col"] == "time"
     assert len(load_series(path, target=("load",))) == 300
+
+
+def test_a_file_whose_only_column_is_an_unnamed_index_is_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "index_only.csv"
+    path.write_bytes(b'""\n0\n')
+    with pytest.raises(DataError, match="no named columns"):
+        load_series(path)

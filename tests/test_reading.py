@@ -188,3 +188,17 @@ def test_several_title_lines_above_the_header_are_named(tmp_path: Path) -> None:
         DataError, match=r"the first 3 lines of titles.csv \('Quarterly report', 'Region: North', \.\.\.\)"
     ):
         read_table(write(tmp_path / "titles.csv", lines))
+
+
+def test_the_delimiter_is_the_one_that_splits_the_header_and_the_rows_alike(tmp_path: Path) -> None:
+    """A comma inside a column name (Wert (EUR, netto)) must not win over the ';' of every row."""
+    days = pd.date_range("2024-01-01", periods=60)
+    path = tmp_path / "umsatz.csv"
+    path.write_text(
+        "Datum;Wert (EUR, netto)\n" + "".join(f"{d:%Y-%m-%d};{i % 9},5\n" for i, d in enumerate(days))
+    )
+    data = load_series(path)
+    assert data.targets == ("Wert (EUR, netto)",) and data.frame.iloc[0, 0] == 0.5
+    pipe = tmp_path / "pipe.csv"
+    pipe.write_text("date|value, USD\n" + "".join(f"{d:%Y-%m-%d}|{i % 9}.5\n" for i, d in enumerate(days)))
+    assert load_series(pipe).targets == ("value, USD",)
