@@ -33,7 +33,7 @@ import pandas as pd
 
 from rnncast import __version__, backend
 from rnncast.config import TrainConfig
-from rnncast.errors import BundleError, RnncastError, UsageError
+from rnncast.errors import BundleError, RnncastError, UsageError, first_line
 from rnncast.fileio import (
     follow_link,
     new_staging_directory,
@@ -394,7 +394,7 @@ def check_model_archive(model_path: Path) -> None:
             config = json.loads(archive.read("config.json"))
     except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BundleError(
-            f"{where} is not a Keras model archive ({_first_line(exc)})",
+            f"{where} is not a Keras model archive ({first_line(exc)})",
             "retrain the model or restore the bundle from a good copy",
         ) from exc
     foreign = _foreign_object(config)
@@ -445,11 +445,6 @@ def _foreign_object(config: Any) -> str | None:
     return None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
 def attach_model(bundle: Bundle) -> Bundle:
     """Load the bundle's Keras model (imports TensorFlow) if it is not loaded yet."""
     if bundle.model is None:
@@ -490,7 +485,7 @@ def _read_json(directory: Path, name: str) -> dict[str, Any]:
         data = json.loads(file_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BundleError(
-            f"{name} in {directory} is not valid JSON ({_first_line(exc)})", "retrain the model"
+            f"{name} in {directory} is not valid JSON ({first_line(exc)})", "retrain the model"
         ) from exc
     if not isinstance(data, dict):
         raise BundleError(f"{name} in {directory} is not a JSON object", "retrain the model")
@@ -525,9 +520,8 @@ def _load_checked_archive(
     try:
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for unsafe or damaged files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(
-            f"{MODEL_FILE} cannot be loaded safely ({first[:200]})", "retrain the model"
+            f"{MODEL_FILE} cannot be loaded safely ({first_line(exc)})", "retrain the model"
         ) from exc
     expected_in = (None, config.lookback, n_inputs)
     expected_out = (None, config.horizon, n_targets)

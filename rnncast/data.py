@@ -21,7 +21,7 @@ from rnncast.errors import DataError, UsageError
 from rnncast.fileio import sha256_file
 from rnncast.frequency import infer_frequency, missing_timestamps, off_grid_timestamps
 from rnncast.reading import read_table
-from rnncast.timestamps import parse_timestamps, spelling_of
+from rnncast.timestamps import parse_timestamps, row_numbers, spelling_of
 from rnncast.windows import MAX_MAGNITUDE
 
 # Column names taken as the time column, in order of preference (compared case-insensitively).
@@ -355,7 +355,7 @@ def to_numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
                 )
             raise DataError(
                 f"column {name!r} has {int(bad.sum())} value(s) that are not numbers "
-                f"(e.g. {examples}, row(s) {_row_numbers(bad)})",
+                f"(e.g. {examples}, row(s) {row_numbers(np.flatnonzero(bad.to_numpy()))})",
                 "clean those cells, or mark missing values as empty cells",
             )
         values = converted.astype("float64")
@@ -363,7 +363,7 @@ def to_numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if infinite.any():
             raise DataError(
                 f"column {name!r} has {int(infinite.sum())} infinite value(s) (inf, Infinity, or a "
-                f"number beyond 1.8e308 such as 1e400; row(s) {_row_numbers(pd.Series(infinite))})",
+                f"number beyond 1.8e308 such as 1e400; row(s) {row_numbers(np.flatnonzero(infinite))})",
                 "replace them with real values or empty cells",
             )
         huge = np.abs(values.to_numpy()) > MAX_MAGNITUDE
@@ -372,7 +372,7 @@ def to_numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
             raise DataError(
                 f"column {name!r} has {int(huge.sum())} value(s) beyond ±{limit}, too large for the "
                 f"network's 32-bit arithmetic (e.g. {values[huge].iloc[0]:g}, "
-                f"row(s) {_row_numbers(pd.Series(huge))})",
+                f"row(s) {row_numbers(np.flatnonzero(huge))})",
                 "rescale the column before training (express it in thousands, millions, ...)",
             )
         largest = float(np.nanmax(np.abs(values.to_numpy()))) if values.notna().any() else 0.0
@@ -581,13 +581,6 @@ def _plain_number(value: float) -> str:
 def _when(stamp: pd.Timestamp) -> str:
     """A timestamp as the user wrote it, more or less: the date alone at midnight."""
     return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() and stamp.tz is None else str(stamp)
-
-
-def _row_numbers(mask: pd.Series, limit: int = 3) -> str:
-    """Data-row numbers (1 = first row after the header) where ``mask`` is true."""
-    positions = np.flatnonzero(np.asarray(mask)) + 1
-    shown = ", ".join(str(p) for p in positions[:limit])
-    return shown + (", ..." if len(positions) > limit else "")
 
 
 def _column_list(columns: Any, limit: int = 12) -> str:

@@ -94,3 +94,10 @@ def _tame(text: str) -> str:
     text = " ".join(text.splitlines())
     text = re.sub(rf"\S{{{MAX_TOKEN + 1},}}", lambda m: f"{m.group()[:100]}…{m.group()[-20:]}", text)
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none), for quoting a
+    library's error inside an rnncast message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -46,7 +46,8 @@ def safe_file_name(name: str, fallback: str = "series", max_length: int = 80) ->
 
 
 def data_file_problem(path: Path) -> tuple[str, str] | None:
-    """Why ``path`` cannot be read as a data file (what is wrong, how to fix it), or None.
+    """Why ``path`` cannot be read as a data file (what is wrong, how to fix it), or None:
+    standard input, a missing file, a directory, a pipe or device, an empty file.
 
     rnncast reads a data file more than once (to fingerprint it, to sniff and to parse it), so
     standard input, pipes and devices are refused rather than read empty.
@@ -62,6 +63,8 @@ def data_file_problem(path: Path) -> tuple[str, str] | None:
             f"{str(path)!r} is a pipe or device, not a file",
             "save the data to a file first (rnncast reads it more than once)",
         )
+    if path.stat().st_size == 0:
+        return f"{path.name} is empty", "export the series again with a header row"
     return None
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnncast.errors import DataError
+from rnncast.errors import DataError, first_line
 from rnncast.fileio import data_file_problem
 from rnncast.numbers import CURRENCY_AND_SPACE, coerce_decorated_numbers, thousands_dots_as_text
 
@@ -54,8 +54,6 @@ def read_table(path: Path) -> tuple[pd.DataFrame, list[str]]:
     problem = data_file_problem(path)
     if problem is not None:
         raise DataError(*problem)
-    if path.stat().st_size == 0:
-        raise DataError(f"{path.name} is empty", "export the series again with a header row")
     if path.suffix.lower() in (".parquet", ".pq"):
         return _read_parquet(path), []
     frame, layout = _read_csv(path)
@@ -78,7 +76,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types for a damaged file
         raise DataError(
-            f"{path.name} is not a readable Parquet file ({_first_line(exc)})",
+            f"{path.name} is not a readable Parquet file ({first_line(exc)})",
             "export it again: it is damaged, cut short, or not Parquet at all",
         ) from exc
     return normalise_parquet_frame(frame)
@@ -166,7 +164,7 @@ def parse_csv(
             raise DataError(f"{path.name} has no header row", "add a header such as 'date,value'") from exc
         except pd.errors.ParserError as exc:
             raise extra_fields() or DataError(
-                f"{path.name} is not a well-formed CSV file ({_first_line(exc)})",
+                f"{path.name} is not a well-formed CSV file ({first_line(exc)})",
                 "check its quotes and delimiters, or export it again",
             ) from exc
         except UnicodeDecodeError as exc:
@@ -176,7 +174,7 @@ def parse_csv(
                 "save the file again as UTF-8",
             ) from exc
         except ValueError as exc:
-            raise DataError(f"{path.name} is not a well-formed CSV file ({_first_line(exc)})") from exc
+            raise DataError(f"{path.name} is not a well-formed CSV file ({first_line(exc)})") from exc
     if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
         problem = extra_fields()
         if problem is not None:
@@ -620,8 +618,3 @@ def _delimiter_name(delimiter: str) -> str:
 
 def _shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -50,8 +50,6 @@ def sketch_data_file(path: str | Path) -> dict[str, Any]:
     if problem is not None:
         raise DataError(*problem)
     size = path.stat().st_size
-    if size == 0:
-        raise DataError(f"{path.name} is empty", "export the series again with a header row")
     is_parquet = path.suffix.lower() in (".parquet", ".pq")
     sketch = _sketch_parquet(path) if is_parquet else _sketch_csv(path, size)
     return {"path": str(path.resolve()), "size_bytes": size, **sketch}

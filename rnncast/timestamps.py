@@ -49,7 +49,7 @@ def parse_timestamps(values: pd.Series, name: str) -> tuple[pd.DatetimeIndex, li
     if index.hasnans:  # "NaT" parses as no time at all
         positions = np.flatnonzero(index.isna())
         raise DataError(
-            f"time column {name!r} holds no time on row(s) {_row_list(positions)} "
+            f"time column {name!r} holds no time on row(s) {row_numbers(positions)} "
             f"({text.iloc[positions[0]]!r})",
             "fill in or delete those rows",
         )
@@ -74,13 +74,13 @@ def _refuse_mixed_zones(text: pd.Series, name: str) -> None:
         return  # the rest are not dates at all: reported as such
     raise DataError(
         f"time column {name!r} mixes timestamps with a UTC offset ({text[zoned].iloc[0]!r}) and "
-        f"without one ({text.iloc[positions[0]]!r}, row(s) {_row_list(positions)})",
+        f"without one ({text.iloc[positions[0]]!r}, row(s) {row_numbers(positions)})",
         "give every timestamp its UTC offset, or none; rnncast will not guess which time zone "
         "the others are in",
     )
 
 
-def _row_list(positions: np.ndarray, limit: int = 3) -> str:
+def row_numbers(positions: np.ndarray, limit: int = 3) -> str:
     """Data-row numbers (1 = the first row after the header) of 0-based ``positions``."""
     shown = ", ".join(str(p + 1) for p in positions[:limit])
     return shown + (", ..." if len(positions) > limit else "")
@@ -299,11 +299,11 @@ def _unparseable(text: pd.Series, name: str, candidates: list[_Candidate]) -> Da
     if trailing:  # notes or totals written below the data
         return DataError(
             f"the last {len(positions)} row(s) of time column {name!r} are not dates but, it seems, "
-            f"notes below the data ({examples}, row(s) {_row_list(positions)})",
+            f"notes below the data ({examples}, row(s) {row_numbers(positions)})",
             "delete the lines below the data, or fix their dates",
         )
     return DataError(
-        f"time column {name!r} has values that are not dates: {examples} (row(s) {_row_list(positions)})",
+        f"time column {name!r} has values that are not dates: {examples} (row(s) {row_numbers(positions)})",
         f"{_FIX}; or pick the time column with --time-col",
     )
 
