@@ -18,7 +18,9 @@ def _prepare_environment() -> None:
     # rnncast's models are TensorFlow-backend Keras; quiet TensorFlow's C++ start-up logging
     # unless the user asked for it.
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3: also its C++ "errors", which are noise (e.g. "NodeDef mentions attribute
+    # use_unbounded_threadpool" when a second model runs in one process); real failures raise.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 @contextlib.contextmanager

@@ -1,9 +1,9 @@
 """The model bundle: one directory holding everything a trained model needs, written atomically.
 
-Layout (format_version 1)::
+Layout (format_version 1; 2 for a model of many series)::
 
     model.keras     Keras model, built-in layers only (loads with safe_mode=True)
-    scaler.json     scaler parameters per column
+    scaler.json     scaler parameters per column (format 2: per series too, under "series")
     metadata.json   versions, full config, data fingerprint, split, training summary, checksums
     report.json     held-out metrics beside the naive baselines
     history.csv     per-epoch losses
@@ -48,7 +48,8 @@ from rnncast.windows import Scaler
 if TYPE_CHECKING:
     import keras
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest format this release reads and writes
+SINGLE_SERIES_FORMAT = 1  # single-series bundles stay readable by releases that know only 1
 MODEL_FILE = "model.keras"
 SCALER_FILE = "scaler.json"
 METADATA_FILE = "metadata.json"
@@ -104,6 +105,12 @@ class Bundle:
     scaler: Scaler
     report: dict[str, Any]
     model: keras.Model | None = field(default=None, repr=False)
+    series_scalers: dict[str, Scaler] | None = field(default=None, repr=False)
+
+    @property
+    def many_series(self) -> bool:
+        """Whether this is one global model over many series (format 2)."""
+        return self.series_scalers is not None
 
     @property
     def config(self) -> TrainConfig:
@@ -166,19 +173,26 @@ def save_bundle(
     metadata: dict[str, Any],
     report: dict[str, Any],
     history: dict[str, list[float]],
+    series_scalers: dict[str, Scaler] | None = None,
 ) -> Path:
-    """Write a complete bundle to ``target``, replacing an older one only once it is whole."""
+    """Write a complete bundle to ``target``, replacing an older one only once it is whole.
+
+    ``series_scalers`` (a model of many series) are saved with ``scaler`` in scaler.json.
+    """
     restore_interrupted_replacement(target)
     check_bundle_target(target)
     staged = new_staging_directory(target)
     try:
         model.save(staged / MODEL_FILE)
-        (staged / SCALER_FILE).write_text(to_json(scaler.to_dict()), encoding="utf-8")
+        scalers = scaler.to_dict()
+        if series_scalers is not None:
+            scalers["series"] = {key: value.to_dict()["columns"] for key, value in series_scalers.items()}
+        (staged / SCALER_FILE).write_text(to_json(scalers), encoding="utf-8")
         (staged / REPORT_FILE).write_text(to_json(report), encoding="utf-8")
         (staged / HISTORY_FILE).write_text(history_csv(history), encoding="utf-8")
         metadata = {
             **metadata,
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if series_scalers is not None else SINGLE_SERIES_FORMAT,
             "files": {name: sha256_file(staged / name) for name in CHECKSUMMED_FILES},
         }
         (staged / METADATA_FILE).write_text(to_json(metadata), encoding="utf-8")
@@ -252,9 +266,11 @@ def load_bundle(path: str | Path, *, with_model: bool = True) -> Bundle:
     verify_checksums(directory, metadata)
     check_versions(directory, metadata)
     check_model_archive(directory / MODEL_FILE)  # cheap (JSON only): info refuses hostile files too
-    scaler = Scaler.from_dict(_read_json(directory, SCALER_FILE))
+    scaler_data = _read_json(directory, SCALER_FILE)
+    scaler = Scaler.from_dict(scaler_data)
+    series_scalers = _series_scalers(scaler_data, scaler.columns)
     report = _read_json(directory, REPORT_FILE)
-    bundle = Bundle(directory, metadata, scaler, report)
+    bundle = Bundle(directory, metadata, scaler, report, series_scalers=series_scalers)
     missing = [key for key in REQUIRED_METADATA if not isinstance(metadata.get(key), dict)]
     if missing:
         raise BundleError(f"{METADATA_FILE} in {directory} lacks {', '.join(missing)}", "retrain the model")
@@ -270,6 +286,24 @@ def load_bundle(path: str | Path, *, with_model: bool = True) -> Bundle:
     if with_model:
         attach_model(bundle)
     return bundle
+
+
+def _series_scalers(data: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Scaler] | None:
+    """Each series' scaler from a many-series scaler.json; ``None`` for a single series."""
+    if "series" not in data:
+        return None
+    series = data["series"]
+    if not isinstance(series, dict) or not series:
+        raise BundleError("scaler.json lists no series", "retrain the model")
+    scalers = {}
+    for key, parameters in series.items():
+        scaler = Scaler.from_dict({"kind": data.get("kind"), "columns": parameters})
+        if scaler.columns != columns:
+            raise BundleError(
+                f"scaler.json series {key!r} has other columns than the model", "retrain the model"
+            )
+        scalers[str(key)] = scaler
+    return scalers
 
 
 def metadata_problem(metadata: dict[str, Any]) -> str | None:

@@ -26,7 +26,7 @@ from rich.text import Text
 
 from rnncast import __version__
 from rnncast.config import TrainConfig
-from rnncast.errors import ExitCode, RnncastError
+from rnncast.errors import ExitCode, RnncastError, UsageError
 
 app = typer.Typer(
     name="rnncast",
@@ -84,6 +84,12 @@ class Refit(StrEnum):
     each_fold = "each-fold"
 
 
+class RetrainPolicy(StrEnum):
+    ALWAYS = "always"
+    IF_DATA_CHANGED = "if-data-changed"
+    UPDATE = "update"
+
+
 class Device(StrEnum):
     auto = "auto"
     cpu = "cpu"
@@ -98,6 +104,12 @@ ModelPath = Annotated[Path, typer.Option("--model", "-m", help="Model bundle dir
 DataOption = Annotated[
     Path | None,
     typer.Option("--data", "-d", help="Data file with the training columns (default: the training file)."),
+]
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        min=0, help="Seconds to wait while another run writes the same output (then exit 75) [default: 0]."
+    ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary to stdout.")]
 QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")]
@@ -136,6 +148,19 @@ def _training_options(
     fill: Annotated[Fill, typer.Option(help="Missing values: ffill, interpolate, drop or error.")] = Fill(
         DEFAULTS.fill
     ),
+    id_col: Annotated[
+        str | None,
+        typer.Option(
+            help="Long file of many series (id, time, value): the id column; trains one global model."
+        ),
+    ] = None,
+    series_columns: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="COLS",
+            help="Wide file of many series: the columns that are each a series; trains one global model.",
+        ),
+    ] = None,
     val_fraction: Annotated[
         float, typer.Option(help="Share of rows for validation.")
     ] = DEFAULTS.val_fraction,
@@ -189,6 +214,8 @@ def _training_options(
         target=tuple(target or ()),
         features=tuple(features or ()),
         fill=fill.value,
+        id_col=id_col,
+        series_columns=tuple(series_columns or ()),
         val_fraction=val_fraction,
         test_fraction=test_fraction,
         scaler=scaler.value,
@@ -271,6 +298,7 @@ def train(
     out: Annotated[
         Path | None, typer.Option(help="Bundle directory [default: runs/<data file stem>].")
     ] = None,
+    wait: WaitOption = 0.0,
     json_output: JsonFlag = False,
     quiet: QuietFlag = False,
 ) -> None:
@@ -282,7 +310,7 @@ def train(
 
         _status(quiet, f"training on {data} ...")
         with _epoch_progress(quiet) as on_epoch:
-            result = pipeline.train(data, config, out=out, on_epoch=on_epoch)
+            result = pipeline.train(data, config, out=out, on_epoch=on_epoch, wait=wait)
         if not quiet:
             stderr.print(metrics_table(result.report))
             for note in metric_notes(result.report):
@@ -313,6 +341,12 @@ def forecast(
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Write the forecast CSV here ('-' for stdout).")
     ] = None,
+    ledger: Annotated[
+        bool,
+        typer.Option(
+            help="Append the forecast to the model's ledger (<bundle>.ledger.csv) for rnncast history."
+        ),
+    ] = True,
     json_output: JsonFlag = False,
     quiet: QuietFlag = False,
 ) -> None:
@@ -323,7 +357,7 @@ def forecast(
         from rnncast.report import forecast_csv
 
         to_file = output if output not in (None, "-") else None
-        result = pipeline.forecast(model, data, output=to_file)
+        result = pipeline.forecast(model, data, output=to_file, ledger=ledger)
         title = f"Forecast from {result.bundle_path} after {result.data_path.name}"
         if json_output:
             payload = {
@@ -455,6 +489,172 @@ def _finish_report(
         from rnncast.evaluation import check_skill
 
         check_skill(report, require_skill)
+
+
+@app.command()
+def update(
+    model: ModelPath = LATEST,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", "-d", help="The newest data (default: the training file as it is now)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the updated bundle here [default: replace --model].")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, max=10_000, help="Fine-tuning epochs.")] = 5,
+    refit_scaler: Annotated[
+        bool, typer.Option("--refit-scaler", help="Refit the scaler on every row (default: keep it).")
+    ] = False,
+    retrain: Annotated[
+        bool,
+        typer.Option("--retrain", help="If the old rows changed, train from scratch instead of refusing."),
+    ] = False,
+    wait: WaitOption = 0.0,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
+) -> None:
+    """Fine-tune a bundle on the rows added since it was trained (refuses rewritten history)."""
+    with _reported_errors(quiet):
+        from rnncast.locking import exclusive
+        from rnncast.render import to_json
+        from rnncast.updating import update as run_update
+
+        target = out if out is not None else model
+        with exclusive(_real_path(target), wait=wait), _epoch_progress(quiet) as on_epoch:
+            result = run_update(
+                model,
+                data,
+                out=out,
+                epochs=epochs,
+                refit_scaler=refit_scaler,
+                retrain=retrain,
+                on_epoch=on_epoch,
+            )
+        if result.status == "up-to-date":
+            last = result.metadata["data"]["last_timestamp"]
+            _status(quiet, f"{result.bundle_path} is up to date: no rows after {last}")
+        elif result.status == "retrained":
+            _status(quiet, f"retrained {result.bundle_path} from scratch on {result.rows_added} rows")
+        else:
+            _status(
+                quiet,
+                f"updated {result.bundle_path}: {result.rows_added} new row(s) up to "
+                f"{result.metadata['data']['last_timestamp']}, {epochs} epoch(s) in {result.seconds:.1f}s",
+            )
+        if json_output:
+            payload = {
+                "status": result.status,
+                "bundle": str(result.bundle_path),
+                "rows_added": result.rows_added,
+                "data": result.metadata["data"],
+                "lineage": result.metadata.get("lineage", []),
+            }
+            stdout.out(to_json(payload), highlight=False)
+
+
+def _real_path(path: Path) -> Path:
+    """``path`` with a ``runs/latest`` link followed, so the lock guards the real bundle."""
+    return path.resolve() if path.is_symlink() else path
+
+
+@app.command(name="run")
+@_with_training_options
+def run_job(
+    job: Annotated[
+        Path,
+        typer.Argument(
+            metavar="JOB.toml", help="The job file: data, [train] settings, output, retrain policy."
+        ),
+    ],
+    training: TrainingOptions,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would run for each series, and why; change nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run every series even when nothing changed.")
+    ] = False,
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", help="Override [output].dir of the job file.")
+    ] = None,
+    policy: Annotated[
+        RetrainPolicy | None,
+        typer.Option(help="Override [retrain].policy: always, if-data-changed or update."),
+    ] = None,
+    require_skill: RequireSkillOption = None,
+    max_decay: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Fail a series (exit 5) when the realised RMSE of its latest forecasts exceeds its held-out "
+            "test RMSE by more than this fraction (0.5: 50%).",
+        ),
+    ] = None,
+    wait: WaitOption = 0.0,
+    log_file: Annotated[
+        Path | None,
+        typer.Option("--log-file", help="Append one JSON line per series and per run to this file."),
+    ] = None,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
+) -> None:
+    """Run a batch job (for cron): skip what is unchanged, train or update, forecast, keep score.
+
+    Exit 0: every series succeeded or was unchanged; 8: some failed; 5: a quality gate failed;
+    75: another run of this job holds its lock.
+    """
+    with _reported_errors(quiet):
+        from rnncast.batch import RunOptions
+        from rnncast.batch import run_job as run_batch
+        from rnncast.jobspec import read_job_spec
+        from rnncast.render import outcome_line, run_summary_line, to_json
+
+        if training.job_file is not None:
+            raise UsageError(
+                "--config does not apply to rnncast run", "put the settings in the job's [train] section"
+            )
+        # Options given on the command line override the job's [train] section.
+        given = _training_options(**training.values)
+        settings = {name: value for name, value in given.items() if name in training.explicit}
+        overrides = {
+            "settings": settings,
+            "output_dir": output_dir,
+            "policy": policy.value if policy is not None else None,
+            "require_skill": require_skill,
+            "max_decay": max_decay,
+        }
+        spec = read_job_spec(job, overrides)
+        options = RunOptions(dry_run=dry_run, force=force, wait=wait, log_file=log_file)
+
+        def show(outcome: Any) -> None:
+            if not quiet:
+                stderr.print(Text(outcome_line(outcome)), soft_wrap=True)
+
+        summary = run_batch(spec, options, on_outcome=show)
+        if not quiet:
+            stderr.print(Text(run_summary_line(summary)), soft_wrap=True)
+        if json_output:
+            stdout.out(to_json(summary), highlight=False)
+        if summary["exit_code"]:
+            raise typer.Exit(summary["exit_code"])
+
+
+@app.command()
+def history(
+    model: ModelPath = LATEST,
+    data: DataOption = None,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
+) -> None:
+    """How past forecasts (the model's ledger) compare with the actual values that arrived since."""
+    with _reported_errors(quiet):
+        from rnncast.accountability import history as realised_history
+        from rnncast.render import history_text, to_json
+
+        result = realised_history(model, data)
+        if json_output:
+            stdout.out(to_json(result), highlight=False)
+        elif not quiet:
+            stdout.print(history_text(result))
 
 
 @app.command()

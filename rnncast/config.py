@@ -37,6 +37,9 @@ class TrainConfig:
     target: tuple[str, ...] = ()
     features: tuple[str, ...] = ()
     fill: str = "ffill"
+    # many series: a long file's id column, or a wide file's series columns (one global model)
+    id_col: str | None = None
+    series_columns: tuple[str, ...] = ()
     # preparation
     val_fraction: float = 0.15
     test_fraction: float = 0.15
@@ -65,11 +68,26 @@ class TrainConfig:
         # Normalise list-like inputs so the dataclass stays hashable and JSON-friendly.
         object.__setattr__(self, "target", _split_names(self.target, "target"))
         object.__setattr__(self, "features", _split_names(self.features, "features"))
+        object.__setattr__(self, "series_columns", _split_names(self.series_columns, "series_columns"))
         for name in ("bidirectional", "residual"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingError(name, f"must be true or false, got {getattr(self, name)!r}")
-        if self.time_col is not None and not isinstance(self.time_col, str):
-            raise SettingError("time_col", f"must be a column name, got {self.time_col!r}")
+        for name in ("time_col", "id_col"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise SettingError(name, f"must be a column name, got {value!r}")
+        if self.id_col is not None and self.series_columns:
+            raise UsageError(
+                "--id-col and --series-columns cannot be combined",
+                "use --id-col for a long file (id, time, value) or --series-columns for a wide one",
+            )
+        if self.series_columns and (self.target or self.features):
+            raise UsageError(
+                "--series-columns makes each named column a series; --target and --features do not apply",
+                "drop --target / --features, or use a long file with --id-col",
+            )
+        if len(set(self.series_columns)) != len(self.series_columns):
+            raise SettingError("series_columns", "names a column twice")
         _check_choice("model", self.model, CELL_TYPES)
         _check_choice("scaler", self.scaler, SCALERS)
         _check_choice("fill", self.fill, FILL_POLICIES)

@@ -8,6 +8,7 @@ the file it came from. Everything downstream trusts these guarantees.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -108,7 +109,60 @@ def load_series(
     """
     path = Path(path)
     raw, notes = read_table(path)
+    return series_from_table(
+        raw,
+        path,
+        source_fingerprint(path),
+        notes=notes,
+        time_col=time_col,
+        target=target,
+        features=features,
+        fill=fill,
+        frequency=frequency,
+        labels=labels,
+    )
 
+
+def rows_digest(frame: pd.DataFrame, end: int | None = None) -> str:
+    """SHA-256 of the first ``end`` rows (all by default) of a validated frame: its timestamps
+    and float values. ``update`` compares it to tell appended rows from rewritten history."""
+    part = frame.iloc[:end]
+    digest = hashlib.sha256()
+    try:  # one unit for every read of a file: microseconds hold any calendar date
+        stamps = part.index.as_unit("us").asi8
+    except (ValueError, OverflowError):  # sub-microsecond stamps: keep their own unit
+        stamps = part.index.asi8
+    digest.update(np.asarray(stamps, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(part.to_numpy(dtype=np.float64)).tobytes())
+    return digest.hexdigest()
+
+
+def source_fingerprint(path: Path) -> dict[str, Any]:
+    """Where a table came from: the file's path, SHA-256 and size."""
+    return {"path": str(path.resolve()), "sha256": sha256_file(path), "size_bytes": path.stat().st_size}
+
+
+def series_from_table(
+    raw: pd.DataFrame,
+    path: Path,
+    source: dict[str, Any],
+    *,
+    notes: list[str] | None = None,
+    name: str | None = None,
+    time_col: str | None = None,
+    target: tuple[str, ...] = (),
+    features: tuple[str, ...] = (),
+    fill: str = "ffill",
+    frequency: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> SeriesData:
+    """Validate a table read from ``path`` into a :class:`SeriesData` (see :func:`load_series`).
+
+    ``source`` is the file's :func:`source_fingerprint` (hashed once even when one file holds
+    many series); ``name`` is how messages call this table (default: the file name).
+    """
+    notes = list(notes or [])
+    label = name or path.name
     labels = {**FLAG_LABELS, **(labels or {})}
     time_name = resolve_time_column(raw, time_col, labels["time_col"])
     refuse_split_time_columns(raw, time_name)
@@ -125,7 +179,7 @@ def load_series(
     raw = raw.drop(columns=[time_name])
     if raw.columns.empty:
         raise DataError(
-            f"{path.name} has only a time column ({time_name!r}) and no values to forecast",
+            f"{label} has only a time column ({time_name!r}) and no values to forecast",
             "add the series' values as a second column",
         )
     raw.index = index
@@ -148,7 +202,7 @@ def load_series(
     notes.extend(edge_notes)
     if len(frame) < 3:
         raise DataError(
-            f"{path.name} has {len(frame)} usable row(s)",
+            f"{label} has {len(frame)} usable row(s)",
             "a time series needs many rows: at least lookback + horizon, and more to train",
         )
 
@@ -156,7 +210,7 @@ def load_series(
     freq = frequency or inferred
     if frequency and inferred != frequency:
         raise DataError(
-            f"{path.name} looks {inferred!r}-spaced but the model was trained on {frequency!r} data",
+            f"{label} looks {inferred!r}-spaced but the model was trained on {frequency!r} data",
             "use a file sampled like the training data",
         )
     frame, gap_notes = regularise(frame, freq)
@@ -167,15 +221,14 @@ def load_series(
     filled = unobserved.loc[frame.index].to_numpy()
     if len(frame) < 3:
         raise DataError(
-            f"{path.name} has {len(frame)} row(s) left after --fill {fill}",
+            f"{label} has {len(frame)} row(s) left after --fill {fill}",
             "fill the missing values instead (--fill ffill or interpolate) or fix the file",
         )
 
     fingerprint = {
-        "path": str(path.resolve()),
-        "sha256": sha256_file(path),
-        "size_bytes": path.stat().st_size,
+        **source,
         "rows": len(frame),
+        "rows_sha256": rows_digest(frame),
         "first_timestamp": frame.index[0].isoformat(),
         "last_timestamp": frame.index[-1].isoformat(),
         "frequency": freq,

@@ -26,7 +26,8 @@ class ExitCode(IntEnum):
     QUALITY_GATE = 5  # the model's skill is below --require-skill
     TRAINING = 6  # training diverged (NaN/inf loss) or the device failed
     RESOURCES = 7  # the run would not fit in the memory available
-    LOCKED = 75  # reserved: another run holds the lock (EX_TEMPFAIL, "try again later")
+    PARTIAL = 8  # rnncast run: some series failed, the others succeeded
+    LOCKED = 75  # another run holds the lock (EX_TEMPFAIL, "try again later")
 
 
 class RnncastError(Exception):
@@ -81,6 +82,12 @@ class QualityGateError(RnncastError):
     """The model does not reach the skill the user required (``--require-skill``)."""
 
     exit_code = ExitCode.QUALITY_GATE
+
+
+class LockedError(RnncastError):
+    """Another rnncast process is writing the same output; cron should simply try again."""
+
+    exit_code = ExitCode.LOCKED
 
 
 class ResourceError(RnncastError):

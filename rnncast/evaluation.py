@@ -66,6 +66,8 @@ def score_forecasts(
     targets: tuple[str, ...],
     unit_scale: np.ndarray,
     mase_scale: np.ndarray,
+    *,
+    many_series: bool = False,
 ) -> dict[str, Any]:
     """All metrics of each named forecast (``model`` and the baselines), in JSON-ready form.
 
@@ -76,6 +78,8 @@ def score_forecasts(
         unit_scale: scaler scale per target, broadcastable to ``actual`` (per window in
             backtests, where every fold has its own scaler).
         mase_scale: in-sample seasonal-naive MAE in original units, broadcastable likewise.
+        many_series: windows pooled from several series, each with its own scale: the
+            verdict is then judged in scaled units, as for several targets.
 
     Returns:
         ``metrics`` (overall), ``per_target``, ``per_step``: ``{name: {"original": {...},
@@ -108,7 +112,7 @@ def score_forecasts(
 
     # The verdict compares RMSE in the data's units for one target; across several targets
     # only scaled errors add up meaningfully.
-    verdict_units = "original" if len(targets) == 1 else "scaled"
+    verdict_units = "original" if len(targets) == 1 and not many_series else "scaled"
     baselines = [name for name in forecasts if name != "model"]
     best = min(baselines, key=lambda n: values["overall"][n][verdict_units]["mse"]) if baselines else None
     # Skill is against the overall best baseline, except per target, where each target is

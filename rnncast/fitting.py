@@ -67,19 +67,40 @@ def fit_on_history(
     Raises:
         DataError: too little history; TrainingError: training diverged or no GPU.
     """
-    from rnncast.models import ModelShape, build_model, compile_model
-    from rnncast.training import fit_model, seed_everything, select_device
-
     assert config.lookback is not None and config.horizon is not None
     split = history_split(len(history), val_rows, config.lookback, config.horizon)
     backend.keras().backend.clear_session()  # free earlier folds' models and graphs
     check_scalable(history, columns)
     scaler = Scaler.fit(config.scaler, columns, history[: split.train_rows])  # training rows only
     scaled = scaler.transform(history)
+    model, summary = fit_network(
+        scaled, len(columns), n_targets, split.starts("train"), split.starts("val"), config, on_epoch
+    )
+    return FittedModel(model, scaler, summary, split)
 
+
+def fit_network(
+    scaled: np.ndarray,
+    n_columns: int,
+    n_targets: int,
+    train_starts: np.ndarray,
+    val_starts: np.ndarray,
+    config: TrainConfig,
+    on_epoch: EpochHook | None = None,
+) -> tuple[Any, TrainingSummary]:
+    """Build a network for ``config`` and train it on the windows of ``scaled`` whose targets
+    start at ``train_starts``, stopping early on those at ``val_starts``.
+
+    ``scaled`` may hold several series one after another: windows never cross from one to the
+    next as long as every start lies ``lookback`` rows after its series began.
+    """
+    from rnncast.models import ModelShape, build_model, compile_model
+    from rnncast.training import fit_model, seed_everything, select_device
+
+    assert config.lookback is not None and config.horizon is not None
     device = select_device(config.device)
     seed_everything(config.seed)
-    shape = ModelShape(config.lookback, config.horizon, len(columns), n_targets)
+    shape = ModelShape(config.lookback, config.horizon, n_columns, n_targets)
     model = build_model(
         shape,
         cell=config.model,
@@ -94,14 +115,14 @@ def fit_on_history(
         part: window_dataset(
             scaled,
             scaled[:, :n_targets],
-            split.starts(part),
+            starts,
             config.lookback,
             config.horizon,
             config.batch_size,
             shuffle=part == "train",
             seed=config.seed,
         )
-        for part in ("train", "val")
+        for part, starts in (("train", train_starts), ("val", val_starts))
     }
     summary = fit_model(
         model,
@@ -112,4 +133,4 @@ def fit_on_history(
         device=device,
         on_epoch=on_epoch,
     )
-    return FittedModel(model, scaler, summary, split)
+    return model, summary

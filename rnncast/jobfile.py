@@ -19,7 +19,7 @@ from rnncast.errors import UsageError
 
 SETTING_NAMES = tuple(f.name for f in dataclasses.fields(TrainConfig))
 # Keys whose value names columns: text ("Close" or "Close,Volume") or a list of text.
-COLUMN_KEYS = ("target", "features")
+COLUMN_KEYS = ("target", "features", "series_columns")
 
 
 def read_job_file(path: str | Path) -> dict[str, Any]:

@@ -36,6 +36,8 @@ from rnncast.evaluation import ScoredWindows, evaluation_notes, score_forecasts
 from rnncast.fileio import is_replaceable_link, point_link, safe_file_name
 from rnncast.fitting import fit_on_history, history_split
 from rnncast.folds import REFIT_POLICIES, default_step, plan_folds
+from rnncast.locking import exclusive
+from rnncast.panel import is_many_series
 from rnncast.report import write_forecast_csv
 from rnncast.reporting import check_report_target, write_report_dir
 from rnncast.resources import RunSize, check_file_fits_in_memory, check_fits_in_memory, estimate_bytes
@@ -82,6 +84,8 @@ def train(
     *,
     out: str | Path | None = None,
     on_epoch: EpochHook | None = None,
+    wait: float = 0.0,
+    link_latest: bool = True,
     **settings: Any,
 ) -> TrainResult:
     """Train a model on the series in ``data`` and save a bundle.
@@ -92,9 +96,14 @@ def train(
         out: bundle directory; ``runs/<data file stem>`` by default. ``runs/latest``
             (under the working directory) is pointed at it.
         on_epoch: called after every epoch with (epoch, epochs, losses).
+        wait: seconds to wait while another run writes the same bundle.
+        link_latest: point ``runs/latest`` at the new bundle (batch runs leave it alone).
 
     Returns:
         The bundle's path, metadata and held-out report.
+
+    Raises:
+        LockedError: another run kept writing the bundle for ``wait`` seconds.
     """
     config = config or TrainConfig()
     if settings:
@@ -108,17 +117,48 @@ def train(
         )
     # Everything that could refuse the output is checked before minutes of training.
     check_bundle_target(bundle_path)
-    latest = DEFAULT_RUNS_DIR / LATEST_LINK
-    if not is_replaceable_link(latest):
+    latest = DEFAULT_RUNS_DIR / LATEST_LINK if link_latest else None
+    if latest is not None and not is_replaceable_link(latest):
         raise UsageError(
             f"{latest} exists and is not rnncast's link to the newest bundle",
             "move it away; rnncast keeps runs/latest pointing at the newest model",
         )
     _ensure_writable_directory(bundle_path.parent)
 
+    # Everything the data can refuse is checked before the lock: bad data leaves no trace.
+    if is_many_series(config):
+        from rnncast.many_series import prepare_panel, train_panel
+
+        prepared = prepare_panel(data_path, config)
+        with exclusive(bundle_path, wait=wait):
+            trained = train_panel(prepared, on_epoch)
+            save_bundle(
+                bundle_path,
+                model=trained.model,
+                scaler=trained.scaler,
+                metadata=trained.metadata,
+                report=trained.report,
+                history=trained.history,
+                series_scalers=trained.series_scalers,
+            )
+            _point_latest(latest, bundle_path)
+        return TrainResult(bundle_path, trained.metadata, trained.report)
+
     series = _load_training_series(data_path, config)
     config, split = plan_training(series, config)
+    with exclusive(bundle_path, wait=wait):
+        return _train_into(series, config, split, bundle_path, latest, on_epoch)
 
+
+def _train_into(
+    series: SeriesData,
+    config: TrainConfig,
+    split: Split,
+    bundle_path: Path,
+    latest: Path | None,
+    on_epoch: EpochHook | None,
+) -> TrainResult:
+    """Train on a validated series and save the bundle (the caller holds its lock)."""
     values = series.frame.to_numpy()
     test_start = split.train_rows + split.val_rows
     # The network and the scaler see only the rows before the test split.
@@ -153,11 +193,17 @@ def train(
         report=report,
         history=summary.history,
     )
+    _point_latest(latest, bundle_path)
+    return TrainResult(bundle_path, metadata, report)
+
+
+def _point_latest(latest: Path | None, bundle_path: Path) -> None:
+    if latest is None:
+        return
     try:
         point_link(latest, bundle_path)
     except OSError as exc:  # the bundle is saved: a read-only cwd costs only the shortcut
         logger.warning("saved %s, but could not point %s at it (%s)", bundle_path, latest, exc.strerror)
-    return TrainResult(bundle_path, metadata, report)
 
 
 def check(data: str | Path, config: TrainConfig | None = None, **settings: Any) -> dict[str, Any]:
@@ -175,6 +221,10 @@ def check(data: str | Path, config: TrainConfig | None = None, **settings: Any) 
     config = config or TrainConfig()
     if settings:
         config = config.replace(**settings)
+    if is_many_series(config):
+        from rnncast.many_series import check_panel
+
+        return check_panel(Path(data), config)
     series = _load_training_series(Path(data), config)
     config, split = plan_training(series, config)
     return {
@@ -259,12 +309,26 @@ def forecast(
     model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK,
     data: str | Path | None = None,
     output: str | Path | None = None,
+    *,
+    ledger: bool = True,
 ) -> ForecastResult:
     """Forecast the steps after the newest row of ``data`` (the training file by default).
 
-    With ``output``, the forecast CSV is also written there atomically.
+    With ``output``, the forecast CSV is also written there atomically. With ``ledger``, the
+    forecast is appended to the bundle's ledger (``<bundle>.ledger.csv``) for ``history``.
     """
     bundle = load_bundle(model, with_model=False)
+    if bundle.many_series:
+        from rnncast.many_series import forecast_bundle
+
+        frame, panel = forecast_bundle(bundle, data)
+        data_path = Path(panel.source["path"])
+        time_format = panel.first.time_format
+        if output is not None:
+            write_forecast_csv(frame, output, data_path, time_format)
+        if ledger:
+            _record(bundle, frame, dict(panel.members))
+        return ForecastResult(frame, bundle.path, data_path, time_format)
     series = load_for_bundle(bundle, data)  # bad data fails before TensorFlow loads
     config = bundle.config
     from rnncast.forecasting import forecast_future
@@ -274,7 +338,24 @@ def forecast(
     data_path = Path(series.fingerprint["path"])
     if output is not None:
         write_forecast_csv(frame, output, data_path, series.time_format)
+    if ledger:
+        from rnncast.accountability import SINGLE_SERIES_ID
+
+        _record(bundle, frame, {SINGLE_SERIES_ID: series})
     return ForecastResult(frame, bundle.path, data_path, series.time_format)
+
+
+def _record(bundle: Bundle, frame: pd.DataFrame, members: dict[str, SeriesData]) -> None:
+    """Append the forecast to the bundle's ledger; a ledger that cannot be written costs a
+    warning, not the forecast."""
+    from rnncast.accountability import record_forecast
+    from rnncast.errors import RnncastError
+
+    try:
+        record_forecast(bundle, frame, members)
+    except (OSError, RnncastError) as exc:
+        reason = exc.one_line() if isinstance(exc, RnncastError) else (exc.strerror or str(exc))
+        logger.warning("the forecast was not added to the ledger: %s", reason)
 
 
 def evaluate(
@@ -289,17 +370,44 @@ def evaluate(
     ``report_dir``, report.json/.md/.html, forecasts.csv and plots are written there.
     """
     bundle = load_bundle(model, with_model=False)
+    if bundle.many_series:
+        if report_dir is not None:
+            raise UsageError(
+                "--report-dir is not supported yet for a model of many series",
+                "use --json for the pooled and per-series scores",
+            )
+        from rnncast.many_series import evaluate_bundle
+
+        scores, panel = evaluate_bundle(bundle, data)
+        return {
+            "kind": "evaluation",
+            "data_path": panel.source["path"],
+            "series": Path(panel.source["path"]).stem,
+            "model_description": describe_model(bundle.config),
+            "data": bundle.metadata["data"] if data is None else panel.fingerprint(),
+            "config": bundle.config.to_dict(),
+            "model_path": str(bundle.path),
+            "training": bundle.metadata["training"],
+            **scores,
+        }
     series = load_for_bundle(bundle, data)
     if report_dir is not None:
         check_report_target(Path(report_dir))
     test_start = pd.Timestamp(bundle.metadata["split"]["test_start"])
     first = int(series.index.searchsorted(test_start))
+    trained_through = bundle.metadata["split"].get("trained_through")
+    if isinstance(trained_through, str):  # rnncast update trained on rows up to here
+        first = max(first, int(series.index.searchsorted(pd.Timestamp(trained_through), side="right")))
     config = bundle.config
     starts = np.arange(max(first, config.lookback), len(series) - config.horizon + 1)
     if len(starts) == 0:
+        held_out = (
+            f"after {test_start}" if not isinstance(trained_through, str) else f"after {trained_through}"
+        )
         raise DataError(
-            f"the data has no complete {config.horizon}-step window after {test_start} (the held-out period)",
-            "pass a file that covers the held-out period to --data",
+            f"the data has no complete {config.horizon}-step window {held_out} (the held-out period)",
+            "pass a file that covers the held-out period to --data (after an update, rows "
+            "newer than the update; rnncast history scores past forecasts)",
         )
     check_fits_in_memory(_run_size(series, config, len(starts)), "evaluation")
     if config.fill == "interpolate" and series.filled is not None and series.filled.any():
@@ -356,6 +464,11 @@ def backtest(
     config = config or TrainConfig()
     if settings:
         config = config.replace(**settings)
+    if is_many_series(config):
+        raise UsageError(
+            "backtest does not support --id-col / --series-columns yet",
+            "train the global model and score it with rnncast evaluate, or backtest one series at a time",
+        )
     if refit not in REFIT_POLICIES:
         raise UsageError(f"--refit {refit!r} is not supported", f"use one of: {', '.join(REFIT_POLICIES)}")
     if folds < 1 or (step is not None and step < 1):

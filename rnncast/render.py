@@ -6,10 +6,12 @@ import json
 import math
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from rnncast.evaluation import METRIC_LABELS
-from rnncast.report import format_number, format_timestamps
+from rnncast.report import format_number, format_timestamps, short_stamp
 
 ORIGINAL_COLUMNS = METRIC_LABELS
 SCALED_COLUMNS = (("mse", "scaled MSE"), ("rmse", "scaled RMSE"), ("mae", "scaled MAE"))
@@ -95,7 +97,7 @@ def forecast_table(frame: Any, title: str, time_format: str | None = None) -> Ta
         table.add_column(str(column), justify="right")
     stamps = format_timestamps(frame.index, time_format)
     for stamp, row in zip(stamps, frame.itertuples(index=False), strict=True):
-        table.add_row(stamp, *(format_number(v) for v in row))
+        table.add_row(stamp, *(v if isinstance(v, str) else format_number(v) for v in row))
     return table
 
 
@@ -104,7 +106,7 @@ def forecast_records(frame: Any, time_format: str | None = None) -> list[dict[st
     name = str(frame.index.name or "time")
     stamps = format_timestamps(frame.index, time_format)
     return [
-        {name: stamp, **{str(c): float(v) for c, v in row.items()}}
+        {name: stamp, **{str(c): v if isinstance(v, str) else float(v) for c, v in row.items()}}
         for stamp, (_, row) in zip(stamps, frame.iterrows(), strict=True)
     ]
 
@@ -227,4 +229,104 @@ def _network(info: dict[str, Any]) -> str:
     return (
         f"{config['layers']} x {cell}({config['units']}), dropout {config['dropout']}, "
         f"{'residual ' if config.get('residual') else ''}dense head; {info['model']['parameters']} parameters"
+    )
+
+
+HISTORY_NAMES = (("model", "model"), ("naive", "naive"), ("seasonal_naive", "seasonal naive"))
+HISTORY_ORIGINS_SHOWN = 15
+
+
+def history_text(result: dict[str, Any]) -> Group:
+    """Realised errors of a model's past forecasts: overall, by horizon step and over time."""
+    overall = result.get("overall", {})
+    lines: list[Any] = [Text(f"ledger: {result['ledger']} ({result['recorded']} forecast rows recorded)")]
+    if not overall.get("n"):
+        pending = result.get("pending", overall.get("pending", 0))
+        lines.append(
+            Text(
+                f"no realised forecasts yet ({pending} waiting for their actual values): run rnncast "
+                "forecast now, and history again once newer data arrives"
+            )
+        )
+        return Group(*lines)
+    names = [(key, label) for key, label in HISTORY_NAMES if overall.get(f"{key}_rmse") is not None]
+    summary = ", ".join(f"{label} {format_number(overall[f'{key}_rmse'])}" for key, label in names)
+    lines.append(
+        Text(f"realised RMSE over {overall['n']} forecasts: {summary} ({result['pending']} pending)")
+    )
+    if overall.get("skill_vs_naive") is not None:
+        lines.append(Text(f"skill vs naive (1 - RMSE ratio): {overall['skill_vs_naive']:+.1%}"))
+    decay = result.get("decay")
+    if decay:
+        lines.append(
+            Text(
+                f"latest {decay['origins']} origins: realised RMSE "
+                f"{format_number(decay['realised_rmse'])} vs held-out test RMSE "
+                f"{format_number(decay['test_rmse'])} ({decay['ratio']:+.0%})"
+            )
+        )
+    lines.append(_history_table("By horizon step", "step", result["by_step"], names, mae=True))
+    origins = result["by_origin"][-HISTORY_ORIGINS_SHOWN:]
+    title = "By forecast origin" + (
+        f" (latest {len(origins)} of {len(result['by_origin'])})"
+        if len(result["by_origin"]) > len(origins)
+        else ""
+    )
+    lines.append(_history_table(title, "origin", origins, names, mae=False))
+    return Group(*lines)
+
+
+def _history_table(
+    title: str, key: str, records: list[dict[str, Any]], names: list[tuple[str, str]], *, mae: bool
+) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(key)
+    table.add_column("n", justify="right")
+    for _, label in names:
+        table.add_column(f"{label} RMSE", justify="right")
+        if mae:
+            table.add_column(f"{label} MAE", justify="right")
+    for record in records:
+        cells = [short_stamp(record[key]), str(record["n"])]
+        for name, _ in names:
+            cells.append(format_number(record.get(f"{name}_rmse")))
+            if mae:
+                cells.append(format_number(record.get(f"{name}_mae")))
+        table.add_row(*cells)
+    return table
+
+
+def outcome_line(outcome: Any) -> str:
+    """One line per series of a batch run: name, status, why, and the key numbers."""
+    parts = [f"{outcome.series}: {outcome.status}", outcome.reason if outcome.status != "failed" else ""]
+    if outcome.status == "failed":
+        parts[1] = f"exit {outcome.exit_code}: {outcome.reason}"
+    test = outcome.test or {}
+    if test.get("model_rmse") is not None and test.get("best_baseline"):
+        scaled = "" if test.get("units") == "original" else " scaled"
+        parts.append(
+            f"test{scaled} RMSE {format_number(test['model_rmse'])} vs {test['best_baseline']} "
+            f"{format_number(test.get('best_baseline_rmse'))}"
+        )
+    if outcome.forecast_rows:
+        parts.append(f"forecast {outcome.forecast_rows} rows to {short_stamp(outcome.forecast_end)}")
+    overall = (outcome.realised or {}).get("overall") or {}
+    if overall.get("n"):
+        parts.append(
+            f"realised RMSE {format_number(overall.get('model_rmse'))} vs naive "
+            f"{format_number(overall.get('naive_rmse'))} over {overall['n']} forecasts"
+        )
+    if outcome.exit_code and outcome.status != "failed":
+        parts.append(f"exit {outcome.exit_code}: {outcome.error}")
+    return " · ".join(part for part in parts if part)
+
+
+def run_summary_line(summary: dict[str, Any]) -> str:
+    """The last line of a batch run: counts by status, the exit code and the time taken."""
+    counts = summary["counts"]
+    detail = ", ".join(f"{count} {status}" for status, count in counts.items() if status != "series")
+    what = "dry run" if summary["dry_run"] else "run"
+    return (
+        f"{what} of {summary['job']}: {counts['series']} series ({detail or 'none'}); "
+        f"exit {summary['exit_code']} in {summary['seconds']:.1f}s"
     )

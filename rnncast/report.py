@@ -47,7 +47,11 @@ def forecast_csv(frame: pd.DataFrame, time_format: str | None = None) -> str:
     buffer = io.StringIO()
     out = frame.copy()
     out.index = pd.Index(format_timestamps(frame.index, time_format), name=frame.index.name or "time")
-    out.to_csv(buffer, float_format="%.10g", lineterminator="\n")
+    out = out.reset_index()
+    id_col = frame.attrs.get("id_col")
+    if id_col in out.columns:  # many series: the series id first, then its time and values
+        out = out[[id_col, *(c for c in out.columns if c != id_col)]]
+    out.to_csv(buffer, float_format="%.10g", lineterminator="\n", index=False)
     return buffer.getvalue()
 
 

@@ -47,11 +47,25 @@ def forecast_windows(
     baseline; ``history`` (rows before the first start) is the in-sample data of MASE."""
     from rnncast.forecasting import predict_windows
 
-    n_targets = len(series.targets)
     values = series.frame.to_numpy()
     # Inputs of the last window end the row before it starts: nothing later is even scaled.
     known = scaler.transform(values[: int(starts[-1])])
     predicted = scaler.inverse(predict_windows(model, known, starts, config.lookback), series.targets)
+    return with_baselines(predicted, scaler, series, starts, config, history)
+
+
+def with_baselines(
+    predicted: np.ndarray,
+    scaler: Scaler,
+    series: SeriesData,
+    starts: np.ndarray,
+    config: TrainConfig,
+    history: slice,
+) -> WindowForecasts:
+    """The model's ``predicted`` windows (original units) beside the baselines' forecasts of
+    the same windows and the actual values, ready for scoring."""
+    n_targets = len(series.targets)
+    values = series.frame.to_numpy()
     period = season_of(config, series)
     target_values = values[:, :n_targets]
     actual, forecasts = windows_with_baselines(target_values, starts, predicted, config.lookback, period)

@@ -299,7 +299,8 @@ def test_diverging_training_exits_6_with_clean_stdout_and_no_bundle(
     result = run("train", prices_csv, "--out", previous, *flags, "--epochs", "3", "--units", "4")
     assert_one_line_error(result, ExitCode.TRAINING, "diverged")
     assert _tree(previous) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["previous"]
+    # Only the lock files of the two --out paths (flock locks: held by no one now).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.lock", ".previous.lock", "previous"]
 
 
 def test_forecast_output_must_not_land_in_a_bundle_or_a_missing_directory(

@@ -1,0 +1,253 @@
+"""``update``: fine-tune a saved model on the rows added since it was trained.
+
+The bundle remembers the last timestamp of its data and a digest of every row up to it
+(:func:`rnncast.data.rows_digest`). New data must extend those rows unchanged: then the network
+continues training, from its saved weights and with a tenth of its learning rate, on the
+windows whose targets reach into the new rows (plus the most recent older windows, at least one
+batch, so a single new day does not become the whole lesson). Rewritten history is refused:
+fine-tuning on top of different old rows would make a model nobody trained.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rnncast.bundle import (
+    Bundle,
+    attach_model,
+    check_bundle_target,
+    load_bundle,
+    read_history,
+    save_bundle,
+)
+from rnncast.data import SeriesData, rows_digest
+from rnncast.errors import DataError, UsageError
+from rnncast.training import EpochHook
+from rnncast.windows import Scaler, check_scalable
+
+logger = logging.getLogger("rnncast")
+
+UPDATE_EPOCHS = 5
+LEARNING_RATE_FACTOR = 0.1  # fine-tuning steps are small: the weights already fit the old rows
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What :func:`update` did: ``status`` is ``updated``, ``up-to-date`` or ``retrained``."""
+
+    status: str
+    bundle_path: Path
+    rows_added: int
+    metadata: dict[str, Any]
+    seconds: float = 0.0
+
+
+def appended_rows(bundle: Bundle, series: SeriesData) -> int:
+    """How many rows ``series`` has after the bundle's data ended, checking that the rows up to
+    then are exactly those the model was trained on.
+
+    Raises:
+        DataError: the history was rewritten (rows changed, added or removed before the end).
+    """
+    recorded = bundle.metadata["data"]
+    last = pd.Timestamp(recorded["last_timestamp"])
+    kept = int(series.index.searchsorted(last, side="right"))
+    digest = recorded.get("rows_sha256")
+    what = None
+    hint = "pass --retrain to train a new model on the whole file"
+    first = recorded.get("first_timestamp")
+    if len(series) and first is not None and series.index[0] > pd.Timestamp(first):
+        # A file of only the newest rows (or a rolling window) is not the history trained on.
+        what = (
+            f"it starts at {series.index[0].isoformat()}, after the model's data began at "
+            f"{pd.Timestamp(first).isoformat()}"
+        )
+        hint = "pass the whole history, old rows and new, to --data (or --retrain to train on this file alone)"
+    elif kept != recorded["rows"]:
+        what = f"{kept} rows up to {last.isoformat()} now, {recorded['rows']} when the model was trained"
+    elif digest is None:
+        logger.warning("the bundle predates row digests: cannot check that the old rows are unchanged")
+    elif rows_digest(series.frame, kept) != digest:
+        what = f"values up to {last.isoformat()} differ from those the model was trained on"
+    if what is not None:
+        raise DataError(f"the data's history was rewritten ({what})", hint)
+    return len(series) - kept
+
+
+def update(
+    model: str | Path,
+    data: str | Path | None = None,
+    *,
+    out: str | Path | None = None,
+    epochs: int = UPDATE_EPOCHS,
+    refit_scaler: bool = False,
+    retrain: bool = False,
+    on_epoch: EpochHook | None = None,
+) -> UpdateResult:
+    """Fine-tune the bundle at ``model`` on the rows ``data`` added after its training data.
+
+    Args:
+        model: the bundle directory.
+        data: the newest data (default: the bundle's training file, as it is now).
+        out: where to write the updated bundle (default: replace ``model`` in place).
+        epochs: fine-tuning epochs.
+        refit_scaler: refit the scaler on every row (default: keep the original one, so the
+            network's inputs mean what they meant in training).
+        retrain: when the history was rewritten, train a new model on the whole file instead
+            of refusing.
+
+    Raises:
+        DataError: the history was rewritten (without ``retrain``), or the data does not fit.
+        UsageError: the bundle is a model of many series (not supported yet).
+
+    The caller holds the lock of the output bundle (``rnncast update`` does).
+    """
+    import time
+
+    from rnncast.pipeline import _load_training_series, _train_into, load_for_bundle, plan_training
+
+    if epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    bundle = load_bundle(model, with_model=False)
+    target = Path(out) if out is not None else bundle.path
+    if bundle.many_series:
+        raise UsageError(
+            "update does not support models of many series yet",
+            "retrain it with rnncast train (or retrain policy 'if-data-changed' in a job)",
+        )
+    path = Path(data) if data is not None else Path(bundle.metadata["data"]["path"])
+    series = load_for_bundle(bundle, path)
+    try:
+        added = appended_rows(bundle, series)
+    except DataError:
+        if not retrain:
+            raise
+        logger.warning("the data's history was rewritten: retraining from scratch (--retrain)")
+        config = bundle.config.replace(
+            lookback=bundle.config.lookback, horizon=bundle.config.horizon, time_col=series.time_col
+        )
+        # Not pipeline.train: it takes the bundle's lock, which the caller (rnncast update)
+        # already holds, so it would wait for itself; and an update leaves runs/latest alone.
+        check_bundle_target(target)
+        fresh = _load_training_series(path, config)
+        config, split = plan_training(fresh, config)
+        result = _train_into(fresh, config, split, target, None, on_epoch)
+        return UpdateResult("retrained", result.bundle_path, len(fresh), result.metadata)
+    if added == 0:
+        return UpdateResult("up-to-date", bundle.path, 0, bundle.metadata)
+
+    started = time.perf_counter()
+    config = bundle.config
+    assert config.lookback is not None and config.horizon is not None
+    values = series.frame.to_numpy()
+    check_scalable(values, series.columns)
+    scaler = Scaler.fit(config.scaler, series.columns, values) if refit_scaler else bundle.scaler
+    last_start = len(series) - config.horizon
+    count = max(added, config.batch_size)
+    starts = np.arange(max(config.lookback, last_start + 1 - count), last_start + 1, dtype=np.int64)
+    if len(starts) == 0:
+        raise DataError(
+            f"the data has {len(series)} rows, too few for one lookback {config.lookback} + "
+            f"horizon {config.horizon} window",
+            "pass the whole history to --data",
+        )
+    summary = _fine_tune(
+        attach_model(bundle), scaler.transform(values), len(series.targets), starts, epochs, on_epoch
+    )
+    seconds = time.perf_counter() - started
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    step = {
+        "updated_at": now,
+        "parent_created_at": bundle.metadata["created_at"],
+        "parent_model_sha256": bundle.metadata.get("files", {}).get("model.keras"),
+        "data_last_timestamp_before": bundle.metadata["data"]["last_timestamp"],
+        "data_last_timestamp_after": series.fingerprint["last_timestamp"],
+        "rows_added": added,
+        "windows": len(starts),
+        "epochs": epochs,
+        "learning_rate": config.learning_rate * LEARNING_RATE_FACTOR,
+        "scaler": "refit" if refit_scaler else "kept",
+        "final_loss": summary["final_loss"],
+        "seconds": round(seconds, 3),
+    }
+    metadata = {
+        **bundle.metadata,
+        "created_at": now,
+        "data": series.fingerprint,
+        # Windows up to here have been trained on: evaluate no longer counts them as held out.
+        "split": {**bundle.metadata["split"], "trained_through": series.fingerprint["last_timestamp"]},
+        "lineage": [*bundle.metadata.get("lineage", []), step],
+    }
+    metadata.pop("files", None)
+    metadata.pop("format_version", None)
+    history = read_history(bundle)
+    save_bundle(
+        target,
+        model=bundle.model,
+        scaler=scaler,
+        metadata=metadata,
+        report=bundle.report,
+        history=history,
+    )
+    return UpdateResult("updated", target, added, metadata, seconds)
+
+
+def _fine_tune(
+    bundle: Bundle,
+    scaled: np.ndarray,
+    n_targets: int,
+    starts: np.ndarray,
+    epochs: int,
+    on_epoch: EpochHook | None,
+) -> dict[str, float]:
+    """Continue training the bundle's network on the windows at ``starts`` (weights kept)."""
+    from rnncast import backend
+    from rnncast.models import compile_model
+    from rnncast.training import seed_everything, select_device
+    from rnncast.windows import window_dataset
+
+    config = bundle.config
+    assert config.lookback is not None and config.horizon is not None
+    device = select_device(config.device)
+    seed_everything(config.seed)
+    model = bundle.model
+    compile_model(model, config.learning_rate * LEARNING_RATE_FACTOR, config.clipnorm)
+    dataset = window_dataset(
+        scaled,
+        scaled[:, :n_targets],
+        starts,
+        config.lookback,
+        config.horizon,
+        config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+    )
+    keras = backend.keras()
+    tf = backend.tensorflow()
+
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            loss = float((logs or {}).get("loss", np.nan))
+            if not np.isfinite(loss):
+                self.model.stop_training = True
+            elif on_epoch is not None:
+                on_epoch(epoch + 1, epochs, {"loss": loss})
+
+    with tf.device("/GPU:0" if device == "gpu" else "/CPU:0"):
+        history = model.fit(dataset, epochs=epochs, shuffle=False, verbose=0, callbacks=[Progress()])
+    losses = [float(v) for v in history.history.get("loss", [])]
+    if not losses or not all(np.isfinite(losses)):
+        from rnncast.errors import TrainingError
+
+        raise TrainingError(
+            "fine-tuning diverged: the loss became NaN or infinite",
+            "retrain the model (rnncast train), or lower its --learning-rate",
+        )
+    return {"final_loss": losses[-1]}
