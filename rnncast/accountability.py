@@ -75,7 +75,7 @@ def record_forecast(bundle: Bundle, frame: pd.DataFrame, members: dict[str, Seri
                 origin=series.index[-1],
                 naive=naive,
                 seasonal_naive=seasonal,
-                model=str(bundle.metadata["created_at"]),
+                model=model_id(bundle),
             )
         )
     if hindcasts:
@@ -89,6 +89,13 @@ def record_forecast(bundle: Bundle, frame: pd.DataFrame, members: dict[str, Seri
     path = ledger_path(bundle.path)
     with exclusive(path, wait=LEDGER_WAIT_SECONDS):
         return append_to_ledger(path, pd.concat(parts, ignore_index=True))
+
+
+def model_id(bundle: Bundle) -> str:
+    """How the ledger names the model that made a forecast: when it was made, and the first
+    digits of its weights' checksum (two bundles made in the same second still differ)."""
+    checksum = str(bundle.metadata.get("files", {}).get("model.keras", ""))[:12]
+    return f"{bundle.metadata['created_at']} {checksum}".strip()
 
 
 def _before_trained_data(bundle: Bundle, key: str, origin: pd.Timestamp) -> bool:

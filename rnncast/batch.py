@@ -22,6 +22,8 @@ whole, and the next run finishes the job.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -53,7 +55,7 @@ from rnncast.fileio import (
     sha256_file,
     to_json,
 )
-from rnncast.jobspec import JobSpec, expand_sources, series_name
+from rnncast.jobspec import GLOB_CHARACTERS, JobSpec, expand_sources, series_name
 from rnncast.locking import exclusive
 
 logger = logging.getLogger("rnncast")
@@ -217,7 +219,10 @@ def _run_units(
         if on_outcome is not None:
             on_outcome(outcome)
 
-    units, failures = plan_units(spec)
+    names_before = dict(state.get("names", {}))
+    units, failures = plan_units(spec, state)
+    if not options.dry_run and state["names"] != names_before:  # new series: their names are theirs now
+        write_state(spec.output_dir, state)
     for failure in failures:
         report(failure)
     for unit in units:
@@ -245,29 +250,50 @@ def _run_units(
     return outcomes
 
 
-def plan_units(spec: JobSpec) -> tuple[list[Unit], list[Outcome]]:
-    """The job's units, and a failed outcome for each source that could not be split."""
+def plan_units(spec: JobSpec, state: dict[str, Any] | None = None) -> tuple[list[Unit], list[Outcome]]:
+    """The job's units, and a failed outcome for each source that could not be split and each
+    ``paths`` entry that matches no file (the other entries still run).
+
+    A series keeps the directory name it was first given (``state["names"]``, by source), so a
+    new file that a glob matches later never takes over an older series' model and ledger.
+    """
+    names: dict[str, str] = (state if state is not None else {}).setdefault("names", {})
     base = TrainConfig(**spec.settings)
-    try:
-        sources = expand_sources(spec)
-    except RnncastError as error:
-        return [], [
-            Outcome("(sources)", ", ".join(spec.paths), "failed", error.one_line(), int(error.exit_code))
-        ]
+    failures: list[Outcome] = []
+    sources: list[Path] = []
+    for entry in spec.paths:
+        try:
+            found = expand_sources(dataclasses.replace(spec, paths=(entry,)))
+        except RnncastError as error:
+            failures.append(Outcome(entry, entry, "failed", error.one_line(), int(error.exit_code)))
+            continue
+        for source in found:
+            # A glob such as "**/*.csv" must not pick up the job's own forecasts, snapshots and
+            # ledgers as new series on the next run.
+            ours = not GLOB_CHARACTERS.isdisjoint(entry) and _inside(source, spec.output_dir)
+            if not ours and source not in sources:
+                sources.append(source)
     # A series named "state" would be fine, but one named "state.json" would be a directory
     # where the job's own files go.
-    taken: set[str] = {STATE_FILE, SUMMARY_FILE, LOCK_FILE}
+    taken: set[str] = {STATE_FILE, SUMMARY_FILE, LOCK_FILE, *names.values()}
+
+    def name_of(key: str, fresh: Callable[[], str]) -> str:
+        if key not in names:
+            names[key] = fresh()
+        return names[key]
+
     units: list[Unit] = []
-    failures: list[Outcome] = []
     for source in sources:
         if spec.models == "global":
             config = base.replace(id_col=spec.id_col, series_columns=spec.series_columns)
-            units.append(Unit(series_name(source, taken), source, source.name, config))
+            name = name_of(str(source), lambda source=source: series_name(source, taken))
+            units.append(Unit(name, source, source.name, config))
         elif spec.id_col is None and not spec.series_columns:
-            units.append(Unit(series_name(source, taken), source, source.name, base))
+            name = name_of(str(source), lambda source=source: series_name(source, taken))
+            units.append(Unit(name, source, source.name, base))
         else:
             try:
-                units.extend(_cut_out_series(spec, source, base, taken))
+                units.extend(_cut_out_series(spec, source, base, taken, name_of))
             except RnncastError as error:
                 failures.append(
                     Outcome(source.name, str(source), "failed", error.one_line(), int(error.exit_code))
@@ -275,32 +301,45 @@ def plan_units(spec: JobSpec) -> tuple[list[Unit], list[Outcome]]:
     return units, failures
 
 
-def _cut_out_series(spec: JobSpec, source: Path, base: TrainConfig, taken: set[str]) -> list[Unit]:
+def _cut_out_series(
+    spec: JobSpec,
+    source: Path,
+    base: TrainConfig,
+    taken: set[str],
+    name_of: Callable[[str, Callable[[], str]], str],
+) -> list[Unit]:
     """One unit per series of a long (``id_col``) or wide (``series_columns``) file, each
     trained on its own snapshot CSV (time and value columns, as read)."""
     from rnncast.panel import split_table
     from rnncast.reading import read_table
 
-    raw, _ = read_table(source)
+    raw, _ = read_table(source, (spec.id_col,) if spec.id_col else ())
     config = TrainConfig(id_col=spec.id_col, series_columns=spec.series_columns, time_col=base.time_col)
     tables, _, _, _ = split_table(raw, source, config)
     units = []
     for key, table in tables.items():
         if spec.series_columns:  # a wide file's column keeps its own name as the target
             table = table.set_axis([table.columns[0], key], axis=1)
-        name = _unique_name(safe_file_name(key, fallback="series"), taken)
+        name = name_of(
+            f"{source}#{key}", lambda key=key: _unique_name(safe_file_name(key, fallback="series"), taken)
+        )
         snapshot = table.to_csv(index=False, lineterminator="\n").encode("utf-8")
         data = spec.output_dir / name / SNAPSHOT_FILE
         units.append(Unit(name, data, f"{source.name} series {key!r}", base, snapshot))
     return units
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    return os.path.commonpath([os.path.abspath(path), os.path.abspath(folder)]) == os.path.abspath(folder)
+
+
 def _unique_name(name: str, taken: set[str]) -> str:
+    used = {existing.casefold() for existing in taken}  # as series_name: ignoring case
     candidate, number = name, 2
-    while candidate.lower() in taken:
+    while candidate.casefold() in used:
         candidate = f"{name}-{number}"
         number += 1
-    taken.add(candidate.lower())
+    taken.add(candidate)
     return candidate
 
 
@@ -340,7 +379,8 @@ def run_unit(spec: JobSpec, unit: Unit, state: dict[str, Any], options: RunOptio
         from rnncast.updating import update
 
         try:
-            result = update(model, unit.data)
+            with exclusive(model):  # a hand-run train or update of this model waits its turn
+                result = update(model, unit.data)
         except DataError as error:
             if "history was rewritten" not in error.message:
                 raise
@@ -396,6 +436,7 @@ def _sweep_leftovers(directory: Path, names: tuple[str, ...] | None = None) -> N
     A bundle's and the ledger's are removed under their own lock, which ``rnncast train``,
     ``update`` and ``forecast`` take, in case one of those is writing here by hand right now.
     """
+    locked = (MODEL_DIR, CANDIDATE_DIR, f"{MODEL_DIR}.ledger.csv")
     for leftover in sorted([*directory.glob(".*.tmp"), *directory.glob(".*.old-*")]):
         if leftover.name.endswith(".tmp"):
             target = leftover.name[1:-4].rpartition(".")[0]
@@ -406,7 +447,7 @@ def _sweep_leftovers(directory: Path, names: tuple[str, ...] | None = None) -> N
         if not target or (names is not None and target not in names):
             continue
         try:
-            with exclusive(directory / target):
+            with exclusive(directory / target) if target in locked else contextlib.nullcontext():
                 if leftover.is_dir() and not leftover.is_symlink():
                     shutil.rmtree(leftover)
                 else:
@@ -493,8 +534,6 @@ def decide(
         why = "the job's settings changed" if not same_job else "the data changed"
     if spec.policy != "update" or not same_job:
         return "train", why
-    if spec.models == "global":
-        return "train", f"{why}; update does not support global models yet, so a full retrain"
     done = entry.get("updates_since_full", 0)
     if spec.full_every and done >= spec.full_every:
         return "train", f"{why}; a full retrain after {done} updates (full_every = {spec.full_every})"
@@ -549,6 +588,8 @@ def read_state(output_dir: Path) -> dict[str, Any]:
         return {"format": STATE_FORMAT, "series": {}}
     if not isinstance(state, dict) or not isinstance(state.get("series"), dict):
         return {"format": STATE_FORMAT, "series": {}}
+    if not isinstance(state.get("names"), dict):
+        state["names"] = {}
     return state
 
 

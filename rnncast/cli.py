@@ -622,7 +622,24 @@ def run_job(
             "require_skill": require_skill,
             "max_decay": max_decay,
         }
-        spec = read_job_spec(job, overrides)
+        try:
+            spec = read_job_spec(job, overrides)
+        except RnncastError as error:  # a broken job file must show in the cron log too
+            if log_file is not None:
+                from rnncast.batch import append_log
+
+                append_log(
+                    log_file,
+                    [
+                        {
+                            "event": "run",
+                            "job": str(job),
+                            "exit_code": int(error.exit_code),
+                            "error": error.one_line(),
+                        }
+                    ],
+                )
+            raise
         options = RunOptions(dry_run=dry_run, force=force, wait=wait, log_file=log_file)
 
         def show(outcome: Any) -> None:

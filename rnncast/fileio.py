@@ -7,6 +7,8 @@ system, so the final rename is atomic), flushed to disk, then renamed into place
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import glob
 import hashlib
 import json
@@ -14,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -166,6 +169,12 @@ def replace_directory(staged: Path, target: Path) -> None:
         with open(staged / name, "rb") as handle:
             os.fsync(handle.fileno())
     fsync_directory(staged)
+    if target.is_dir() and not target.is_symlink() and exchange_paths(staged, target):
+        # The new directory took the old one's place in one step: no reader ever finds the
+        # target missing. The old one now has the staging name (swept if deletion is cut short).
+        fsync_directory(target.parent)
+        shutil.rmtree(staged, ignore_errors=True)
+        return
     retired = None
     if target.exists() or target.is_symlink():
         retired = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
@@ -186,6 +195,31 @@ def replace_directory(staged: Path, target: Path) -> None:
         except OSError:
             trash = retired
         shutil.rmtree(trash, ignore_errors=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def exchange_paths(first: Path, second: Path) -> bool:
+    """Swap two existing paths atomically (Linux ``renameat2`` with ``RENAME_EXCHANGE``).
+
+    Returns False, having changed nothing, where the system or file system cannot do it.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # a C library without it (musl before 1.2.0, old glibc)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
 
 
 def restore_interrupted_replacement(target: Path) -> bool:

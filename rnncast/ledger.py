@@ -543,7 +543,9 @@ def _parse_times(text: pd.Series, what: str) -> pd.Series:
             parsed = pd.to_datetime(text, format="ISO8601", utc=True)
         except ValueError as exc:
             raise DataError(
-                f"the ledger's {what} column holds text that is not an ISO timestamp ({first_line(exc)})",
+                # pandas' first line ends in "You might want to try:" (its advice is on the next)
+                f"the ledger's {what} column holds text that is not an ISO timestamp "
+                f"({first_line(exc).split(' You might want to try')[0]})",
                 "move the ledger away; a new one is started on the next forecast",
             ) from exc
     return parsed

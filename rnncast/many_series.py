@@ -233,11 +233,17 @@ def evaluate_bundle(bundle: Bundle, data: str | Path | None) -> tuple[dict[str, 
     config = bundle.config
     assert config.lookback is not None and config.horizon is not None
     test_starts = bundle.metadata["split"].get("test_starts", {})
+    # After rnncast update, each series' rows up to here were trained on: no longer held out.
+    trained_through = bundle.metadata["split"].get("trained_through_by_series", {})
     starts: dict[str, np.ndarray] = {}
     for key, member in panel.members.items():
         if key not in test_starts or key not in bundle.series_scalers:
             continue  # a series the model never held out cannot be scored honestly
         first = int(member.index.searchsorted(pd.Timestamp(test_starts[key])))
+        if key in trained_through:
+            first = max(
+                first, int(member.index.searchsorted(pd.Timestamp(trained_through[key]), side="right"))
+            )
         starts[key] = np.arange(max(first, config.lookback), len(member) - config.horizon + 1)
     history_ends = {key: int(s[0]) if len(s) else 0 for key, s in starts.items()}
     model = attach_model(bundle).model

@@ -137,19 +137,20 @@ def load_panel(
         UsageError: a named column does not exist.
     """
     path = Path(path)
-    raw, file_notes = read_table(path)
+    raw, file_notes = read_table(path, (config.id_col,) if config.id_col else ())
     source = source_fingerprint(path)
     tables, id_col, target, features = split_table(raw, path, config)
     members: dict[str, SeriesData] = {}
     left_out: dict[str, str] = {}
     series_notes: list[str] = []
     for key, table in tables.items():
+        label = f"series {key!r}"
         try:
             member = series_from_table(
                 table,
                 path,
                 source,
-                name=f"series {key!r}",
+                name=label,
                 time_col=config.time_col,
                 target=target,
                 features=features,
@@ -159,7 +160,12 @@ def load_panel(
             if for_training:
                 check_variation(member.frame, member.targets, member.features)
         except DataError as error:
-            left_out[key] = error.message
+            # "series 'A' left out: has 2 usable row(s)", not "... left out: series 'A' has ...";
+            # a wide file's series is its own column, not the shared target name.
+            reason = error.message.removeprefix(f"{label} ")
+            if config.id_col is None:
+                reason = reason.replace(f"column {target[0]!r}", f"column {key!r}")
+            left_out[key] = reason
             continue
         members[key] = member
         series_notes.extend(f"series {key!r}: {note}" for note in member.notes)
@@ -170,10 +176,14 @@ def load_panel(
             left_out[key] = f"is {members.pop(key).frequency!r}-spaced, most series are {common!r}-spaced"
     if not members:
         reasons = "; ".join(f"{key!r} {why}" for key, why in list(left_out.items())[:3])
-        raise DataError(
-            f"no series in {path.name} is usable ({len(left_out)} tried: {reasons})",
-            "fix the series named, or check --id-col / --series-columns / --target",
-        )
+        hint = "fix the series named, or check --id-col / --series-columns / --target"
+        sizes = sorted(len(table) for table in tables.values())
+        if config.id_col is not None and sizes and sizes[len(sizes) // 2] < 3:
+            hint = (
+                f"--id-col {id_col!r} cuts the file into {len(tables)} series of mostly "
+                f"{sizes[len(sizes) // 2]} row(s): name the column that identifies each series"
+            )
+        raise DataError(f"no series in {path.name} is usable ({len(left_out)} tried: {reasons})", hint)
     notes = [*file_notes, *series_notes[:MAX_NOTES_SHOWN]]
     if len(series_notes) > MAX_NOTES_SHOWN:
         notes.append(f"... and {len(series_notes) - MAX_NOTES_SHOWN} more notes about single series")
@@ -198,6 +208,14 @@ def split_table(
             )
         keys = _id_text(ids)
         body = raw.drop(columns=[id_col])
+        if _time_column_or_none(body, config.time_col) is None and (
+            _time_column_or_none(raw, config.time_col) == id_col
+        ):
+            others = ", ".join(repr(str(c)) for c in body.columns)
+            raise UsageError(
+                f"--id-col {id_col!r} is the time column",
+                f"name the column that identifies each series (columns: {others})",
+            )
         tables = {
             str(key): rows.reset_index(drop=True)
             for key, rows in body.groupby(keys, sort=False, dropna=False)
@@ -207,15 +225,32 @@ def split_table(
     names = [resolve_column(raw, name, "--series-columns") for name in config.series_columns]
     if time_name in names:
         raise UsageError(f"--series-columns names the time column {time_name!r}", "name value columns only")
-    tables = {str(name): raw[[time_name, name]].set_axis([time_name, WIDE_TARGET], axis=1) for name in names}
-    return tables, WIDE_ID, (WIDE_TARGET,), ()
+    # The shared target and the id column of the outputs must not take the time column's name.
+    taken = str(time_name).strip().lower()
+    target = WIDE_TARGET if taken != WIDE_TARGET else f"{WIDE_ID}_{WIDE_TARGET}"
+    id_name = WIDE_ID if taken != WIDE_ID else f"{WIDE_ID}_id"
+    tables = {str(name): raw[[time_name, name]].set_axis([time_name, target], axis=1) for name in names}
+    return tables, id_name, (target,), ()
+
+
+def _time_column_or_none(frame: pd.DataFrame, time_col: str | None) -> str | None:
+    try:
+        return resolve_time_column(frame, time_col)
+    except (DataError, UsageError):
+        return None
 
 
 def _id_text(ids: pd.Series) -> pd.Series:
-    """Series ids as text; whole numbers read as floats (a column with gaps) lose the ``.0``."""
-    if pd.api.types.is_float_dtype(ids) and bool((ids == ids.round()).all()):
-        return ids.astype("int64").astype(str)
+    """Series ids as text; whole numbers read as floats (a column with gaps) lose the ``.0``,
+    each on its own (``2.0`` is ``"2"`` beside ``1.5``); ``inf`` stays ``"inf"``."""
+    if pd.api.types.is_float_dtype(ids):
+        return pd.Series([_number_text(float(value)) for value in ids], index=ids.index)
     return ids.astype(str).str.strip()
+
+
+def _number_text(value: float) -> str:
+    whole = bool(np.isfinite(value)) and value == round(value) and abs(value) < 2**53
+    return str(int(value)) if whole else str(value)
 
 
 def plan_panel(panel: Panel, config: TrainConfig) -> dict[str, Split]:
@@ -296,7 +331,7 @@ def fit_panel(
     from rnncast.fitting import fit_network
 
     backend.keras().backend.clear_session()
-    keys = list(splits)
+    keys = sorted(splits)  # the same series in another row order train the same network
     ends = {key: splits[key].train_rows + splits[key].val_rows for key in keys}
     stacked = stack(panel, scalers, keys, ends)
     starts = {

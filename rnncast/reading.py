@@ -49,16 +49,29 @@ _SEP_LINE = re.compile(r'"?sep=(\\t|\t|[^\w\s"])"?[,;\t|]*', re.IGNORECASE)
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def read_table(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """Read a CSV or Parquet file; returns the table and notes on what was cleaned."""
+def read_table(path: Path, text_columns: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """Read a CSV or Parquet file; returns the table and notes on what was cleaned.
+
+    ``text_columns`` (matched ignoring case and surrounding spaces) are kept as written, never
+    read as numbers or missing values: series ids such as ``007`` or the ticker ``NA``.
+    """
     problem = data_file_problem(path)
     if problem is not None:
         raise DataError(*problem)
     if path.suffix.lower() in (".parquet", ".pq"):
         return _read_parquet(path), []
-    frame, layout = _read_csv(path)
-    frame, notes = clean_table(frame, layout.delimiter)
+    frame, layout = _read_csv(path, text_columns)
+    kept = [c for c in frame.columns if _folded(c) in {_folded(t) for t in text_columns}]
+    positions = {c: list(frame.columns).index(c) for c in kept}
+    text = frame[kept]
+    frame, notes = clean_table(frame.drop(columns=kept), layout.delimiter)
+    for column in kept:  # back in place, untouched by the number clean-up
+        frame.insert(min(positions[column], len(frame.columns)), column, text[column])
     return frame, [*layout.notes, *notes]
+
+
+def _folded(name: object) -> str:
+    return str(name).strip().lower()
 
 
 def clean_table(frame: pd.DataFrame, delimiter: str) -> tuple[pd.DataFrame, list[str]]:
@@ -91,7 +104,7 @@ def normalise_parquet_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, Layout]:
+def _read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> tuple[pd.DataFrame, Layout]:
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
     encoding, head_text = decode_head(path, head, complete=len(head) < HEAD_BYTES)
@@ -100,7 +113,9 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, Layout]:
     # An ASCII head says nothing about the encoding: legacy bytes further down the file are
     # Windows-1252 (else Latin-1, which decodes anything). A UTF-8 head is not second-guessed.
     fallbacks = ("cp1252", "latin-1") if encoding == "utf-8-sig" and head_text.isascii() else ()
-    frame = parse_csv(path, layout.delimiter, encoding, fallbacks=fallbacks, skip=layout.skip)
+    frame = parse_csv(
+        path, layout.delimiter, encoding, fallbacks=fallbacks, skip=layout.skip, text_columns=text_columns
+    )
     if frame.empty:
         raise DataError(f"{path.name} has a header but no data rows", "add the series' rows")
     return frame, layout
@@ -114,6 +129,7 @@ def parse_csv(
     text: str | None = None,
     fallbacks: tuple[str, ...] = (),
     skip: int | None = None,
+    text_columns: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Parse the CSV file ``path``, or ``text`` (a part of it), into a raw table.
 
@@ -138,16 +154,22 @@ def parse_csv(
         return _extra_fields_in_file(path, encoding, delimiter, skip)
 
     def read(**options: object) -> pd.DataFrame:
-        return pd.read_csv(
-            io.StringIO(text) if text is not None else path,
-            sep=delimiter,
-            encoding=encoding,
-            na_values=MISSING_MARKERS,
-            skipinitialspace=True,
-            index_col=False,  # a trailing delimiter must not shift the columns
-            skiprows=skip or None,
-            **options,  # type: ignore[arg-type]
-        )
+        settings: dict[str, object] = {
+            "sep": delimiter,
+            "encoding": encoding,
+            "na_values": MISSING_MARKERS,
+            "skipinitialspace": True,
+            "index_col": False,  # a trailing delimiter must not shift the columns
+            "skiprows": skip or None,
+        }
+        if text_columns:
+            settings.update(_text_column_options(read_header(settings), text_columns))
+        settings.update(options)
+        return pd.read_csv(io.StringIO(text) if text is not None else path, **settings)  # type: ignore[call-overload]
+
+    def read_header(settings: dict[str, object]) -> list[str]:
+        source = io.StringIO(text) if text is not None else path
+        return [str(c) for c in pd.read_csv(source, nrows=0, **settings).columns]  # type: ignore[call-overload]
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -184,6 +206,25 @@ def parse_csv(
     frame.columns = [str(c).strip() for c in frame.columns]
     refuse_data_as_header(path, frame)
     return frame
+
+
+# pandas' own missing-value spellings, which keep_default_na=False turns off for every column.
+_PANDAS_MISSING = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"]
+_PANDAS_MISSING += ["<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+
+
+def _text_column_options(names: list[str], text_columns: tuple[str, ...]) -> dict[str, object]:
+    """read_csv options that keep ``text_columns`` as written: text, with only an empty cell
+    missing, while every other column keeps the usual missing-value spellings."""
+    wanted = {_folded(t) for t in text_columns}
+    kept = [name for name in names if _folded(name) in wanted]
+    if not kept:
+        return {}
+    return {
+        "dtype": dict.fromkeys(kept, str),
+        "keep_default_na": False,
+        "na_values": {name: [""] if name in kept else [*_PANDAS_MISSING, *MISSING_MARKERS] for name in names},
+    }
 
 
 def _head_text(path: Path, encoding: str) -> str:

@@ -119,6 +119,7 @@ def info_text(info: dict[str, Any]) -> str:
         ("bundle", info["path"]),
         ("created", info["created_at"]),
         *_series_lines(data, model["targets"], model["features"]),
+        *_many_series_lines(info.get("series")),
         ("network", _network(info)),
         ("windows", f"lookback {model['lookback']}, horizon {model['horizon']}"),
         ("split", f"{_split_rows(split)}; test from {split['test_start']}"),
@@ -149,6 +150,18 @@ def _series_lines(data: dict[str, Any], targets: list[str], features: list[str])
     ]
 
 
+def _many_series_lines(series: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """For one global model over many series: how many, by which id, and which were left out."""
+    if not isinstance(series, dict):
+        return []
+    text = f"{series['count']} by {series['id_col']!r}, {series['trained_on']} trained on"
+    if series.get("forecast_only"):
+        text += f", {len(series['forecast_only'])} too short (forecast only)"
+    if series.get("left_out"):
+        text += f", {len(series['left_out'])} left out ({', '.join(list(series['left_out'])[:5])})"
+    return [("series", text)]
+
+
 def _split_rows(split: dict[str, Any]) -> str:
     return f"train {split['train_rows']} / val {split['val_rows']} / test {split['test_rows']} rows"
 
@@ -166,6 +179,7 @@ def check_text(summary: dict[str, Any]) -> str:
     data, split, windows = summary["data"], summary["split"], summary["windows"]
     lines = [
         *_series_lines(data, summary["targets"], summary["features"]),
+        *_many_series_lines(summary.get("series")),
         ("windows", f"lookback {summary['lookback']}, horizon {summary['horizon']}"),
         (
             "split",
@@ -273,6 +287,8 @@ def history_text(result: dict[str, Any]) -> Group:
         else ""
     )
     lines.append(_history_table(title, "origin", origins, names, mae=False))
+    if len(result.get("by_series", [])) > 1:  # pooled errors mix the series' units: each on its own
+        lines.append(_history_table("By series", "series", result["by_series"], names, mae=False))
     return Group(*lines)
 
 

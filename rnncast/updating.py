@@ -69,7 +69,9 @@ def appended_rows(bundle: Bundle, series: SeriesData) -> int:
             f"it starts at {series.index[0].isoformat()}, after the model's data began at "
             f"{pd.Timestamp(first).isoformat()}"
         )
-        hint = "pass the whole history, old rows and new, to --data (or --retrain to train on this file alone)"
+        hint = (
+            "pass the whole history, old rows and new, to --data (or --retrain to train on this file alone)"
+        )
     elif kept != recorded["rows"]:
         what = f"{kept} rows up to {last.isoformat()} now, {recorded['rows']} when the model was trained"
     elif digest is None:
@@ -105,7 +107,7 @@ def update(
 
     Raises:
         DataError: the history was rewritten (without ``retrain``), or the data does not fit.
-        UsageError: the bundle is a model of many series (not supported yet).
+        UsageError: ``epochs`` below 1, or ``out`` is not a bundle directory.
 
     The caller holds the lock of the output bundle (``rnncast update`` does).
     """
@@ -117,12 +119,10 @@ def update(
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
     bundle = load_bundle(model, with_model=False)
     target = Path(out) if out is not None else bundle.path
-    if bundle.many_series:
-        raise UsageError(
-            "update does not support models of many series yet",
-            "retrain it with rnncast train (or retrain policy 'if-data-changed' in a job)",
-        )
+    check_bundle_target(target)  # before minutes of fine-tuning, not after
     path = Path(data) if data is not None else Path(bundle.metadata["data"]["path"])
+    if bundle.many_series:
+        return _update_panel(bundle, path, target, epochs, refit_scaler, retrain, on_epoch)
     series = load_for_bundle(bundle, path)
     try:
         added = appended_rows(bundle, series)
@@ -135,7 +135,6 @@ def update(
         )
         # Not pipeline.train: it takes the bundle's lock, which the caller (rnncast update)
         # already holds, so it would wait for itself; and an update leaves runs/latest alone.
-        check_bundle_target(target)
         fresh = _load_training_series(path, config)
         config, split = plan_training(fresh, config)
         result = _train_into(fresh, config, split, target, None, on_epoch)
@@ -158,7 +157,7 @@ def update(
             f"horizon {config.horizon} window",
             "pass the whole history to --data",
         )
-    summary = _fine_tune(
+    summary = fine_tune_windows(
         attach_model(bundle), scaler.transform(values), len(series.targets), starts, epochs, on_epoch
     )
     seconds = time.perf_counter() - started
@@ -199,7 +198,7 @@ def update(
     return UpdateResult("updated", target, added, metadata, seconds)
 
 
-def _fine_tune(
+def fine_tune_windows(
     bundle: Bundle,
     scaled: np.ndarray,
     n_targets: int,
@@ -251,3 +250,101 @@ def _fine_tune(
             "retrain the model (rnncast train), or lower its --learning-rate",
         )
     return {"final_loss": losses[-1]}
+
+
+def _update_panel(
+    bundle: Bundle,
+    path: Path,
+    target: Path,
+    epochs: int,
+    refit_scaler: bool,
+    retrain: bool,
+    on_epoch: EpochHook | None,
+) -> UpdateResult:
+    """:func:`update` for one global model over many series (see :mod:`rnncast.panel_update`)."""
+    import time
+
+    from rnncast.many_series import panel_for_bundle, prepare_panel, train_panel
+    from rnncast.panel_update import appended_panel_rows, fine_tune_panel, plan_panel_update
+
+    panel = panel_for_bundle(bundle, path)
+    config = bundle.config
+    assert config.lookback is not None and config.horizon is not None and bundle.series_scalers is not None
+    try:
+        added = appended_panel_rows(bundle, panel)
+    except DataError:
+        if not retrain:
+            raise
+        logger.warning("the data's history was rewritten: retraining from scratch (--retrain)")
+        trained = train_panel(prepare_panel(path, config), on_epoch)
+        save_bundle(
+            target,
+            model=trained.model,
+            scaler=trained.scaler,
+            metadata=trained.metadata,
+            report=trained.report,
+            history=trained.history,
+            series_scalers=trained.series_scalers,
+        )
+        return UpdateResult("retrained", target, panel.rows, trained.metadata)
+    if not any(added.values()):
+        return UpdateResult("up-to-date", bundle.path, 0, bundle.metadata)
+
+    started = time.perf_counter()
+    known = bundle.series_scalers
+    scalers = dict(known)
+    if refit_scaler:
+        for key in known:
+            member = panel.members[key]
+            scalers[key] = Scaler.fit(config.scaler, member.columns, member.frame.to_numpy())
+    plan = plan_panel_update(panel, added, config.lookback, config.horizon, config.batch_size)
+    if not plan.starts:
+        raise DataError(
+            "no series has rows enough for one lookback + horizon window after its new rows",
+            "pass the whole history to --data",
+        )
+    summary = fine_tune_panel(attach_model(bundle), panel, plan, scalers, epochs, on_epoch)
+    seconds = time.perf_counter() - started
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    fingerprint = panel.fingerprint()
+    # Only series with a fitted scaler are the model's: the others stay "new" for the next update.
+    fingerprint["series"] = {key: facts for key, facts in fingerprint["series"].items() if key in known}
+    step = {
+        "updated_at": now,
+        "parent_created_at": bundle.metadata["created_at"],
+        "parent_model_sha256": bundle.metadata.get("files", {}).get("model.keras"),
+        "data_last_timestamp_before": bundle.metadata["data"]["last_timestamp"],
+        "data_last_timestamp_after": fingerprint["last_timestamp"],
+        "rows_added": plan.rows_added,
+        "series_updated": len(plan.starts),
+        "windows": int(sum(len(starts) for starts in plan.starts.values())),
+        "epochs": epochs,
+        "learning_rate": config.learning_rate * LEARNING_RATE_FACTOR,
+        "scaler": "refit" if refit_scaler else "kept",
+        "final_loss": summary["final_loss"],
+        "seconds": round(seconds, 3),
+    }
+    trained_through = {key: facts["last_timestamp"] for key, facts in fingerprint["series"].items()}
+    metadata = {
+        **bundle.metadata,
+        "created_at": now,
+        "data": fingerprint,
+        "split": {
+            **bundle.metadata["split"],
+            "trained_through": fingerprint["last_timestamp"],
+            "trained_through_by_series": trained_through,
+        },
+        "lineage": [*bundle.metadata.get("lineage", []), step],
+    }
+    metadata.pop("files", None)
+    metadata.pop("format_version", None)
+    save_bundle(
+        target,
+        model=bundle.model,
+        scaler=bundle.scaler,
+        metadata=metadata,
+        report=bundle.report,
+        history=read_history(bundle),
+        series_scalers=scalers,
+    )
+    return UpdateResult("updated", target, plan.rows_added, metadata, seconds)

@@ -48,3 +48,21 @@ def test_a_new_staging_directory_sweeps_stale_ones_of_the_same_target(tmp_path: 
     staged = new_staging_directory(target)
     assert staged.is_dir() and staged.name.startswith(".bundle.")
     assert not stale.exists() and not retired.exists()
+
+
+def test_replacing_a_directory_swaps_it_whole_and_leaves_nothing_beside_it(tmp_path: Path) -> None:
+    from rnncast.fileio import exchange_paths, new_staging_directory, replace_directory
+
+    target = tmp_path / "bundle"
+    target.mkdir()
+    (target / "model.keras").write_text("old")
+    staged = new_staging_directory(target)
+    (staged / "model.keras").write_text("new")
+    replace_directory(staged, target)
+    assert (target / "model.keras").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+    # On Linux the swap is one renameat2(RENAME_EXCHANGE): both names exist at every instant.
+    other = tmp_path / "other"
+    other.mkdir()
+    if exchange_paths(other, target):
+        assert (other / "model.keras").read_text() == "new" and not any(target.iterdir())
