@@ -278,6 +278,8 @@ def plan_units(spec: JobSpec, state: dict[str, Any] | None = None) -> tuple[list
     taken: set[str] = {STATE_FILE, SUMMARY_FILE, LOCK_FILE, *names.values()}
 
     def name_of(key: str, fresh: Callable[[], str]) -> str:
+        # Keyed by the path relative to the job file, so a job folder moved whole keeps its names.
+        key = os.path.relpath(key, spec.path.parent)
         if key not in names:
             names[key] = fresh()
         return names[key]
