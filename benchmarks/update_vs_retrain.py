@@ -14,7 +14,7 @@ Also times the batch runner: ``rnncast run`` twice on the same job (train, then 
 
 Run from the project root::
 
-    python benchmarks/update_vs_retrain.py [--new-rows 20] [--repeats 3]
+    python benchmarks/update_vs_retrain.py [--data sample_data/x.csv] [--new-rows 20] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -47,13 +47,15 @@ def timed(command: list[str], cwd: Path) -> tuple[float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SAMPLE, help="a sample series (default: MSFT daily)")
     parser.add_argument("--new-rows", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     rnncast = [sys.executable, "-m", "rnncast"]
     work = Path(tempfile.mkdtemp(prefix="rnncast-update-bench-"))
     try:
-        frame = pd.read_csv(SAMPLE)
+        frame = pd.read_csv(args.data)
+        time_col = frame.columns[0]
         old, full = work / "old.csv", work / "full.csv"
         frame.iloc[: -args.new_rows].to_csv(old, index=False)
         frame.to_csv(full, index=False)
@@ -67,8 +69,8 @@ def main() -> None:
             seconds, _ = timed([*rnncast, "train", str(full), "--out", "retrained", "-q"], work)
             retrain_times.append(seconds)
         _, out = timed([*rnncast, "forecast", "--model", "updated", "--data", str(full), "--json"], work)
-        first = json.loads(out)["forecast"][0]["Date"]
-        assert pd.Timestamp(first) > pd.Timestamp(frame["Date"].iloc[-1]), first
+        first = json.loads(out)["forecast"][0][time_col]
+        assert pd.Timestamp(first) > pd.Timestamp(frame[time_col].iloc[-1]), first
 
         job = work / "job.toml"
         job.write_text(f'[data]\npaths = ["{full}"]\n[output]\ndir = "job-out"\n', encoding="utf-8")
@@ -76,11 +78,12 @@ def main() -> None:
         second_run, _ = timed([*rnncast, "run", str(job), "-q"], work)
 
         update_s, retrain_s = statistics.median(update_times), statistics.median(retrain_times)
-        print(f"rows: {len(frame)} ({args.new_rows} appended), repeats: {args.repeats} (medians)")
+        appended = f"{len(frame)} rows ({args.new_rows} appended)"
+        print(f"{args.data.name}: {appended}, repeats: {args.repeats} (medians)")
         print(f"update  : {update_s:6.2f} s  (all: {', '.join(f'{t:.2f}' for t in update_times)})")
         print(f"retrain : {retrain_s:6.2f} s  (all: {', '.join(f'{t:.2f}' for t in retrain_times)})")
         print(f"update / retrain: {update_s / retrain_s:.2f}")
-        print(f"updated forecast starts {first}, after the new last row {frame['Date'].iloc[-1]}")
+        print(f"updated forecast starts {first}, after the new last row {frame[time_col].iloc[-1]}")
         print(f"run job: first {first_run:.2f} s (trains), second {second_run:.2f} s (skips, unchanged)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
