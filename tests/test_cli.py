@@ -19,6 +19,7 @@ from rnncast.errors import ExitCode
 
 FAST_FLAGS = ["--epochs", "1", "--units", "4", "--batch-size", "32", "--lookback", "10", "--horizon", "3"]
 COMMITTED_BUNDLE = Path(__file__).parent / "data" / "bundle_v1"
+STOCKS = Path(__file__).resolve().parent.parent / "sample_data" / "stocks_monthly.csv"
 
 
 def run(*args: str | Path) -> object:
@@ -189,6 +190,11 @@ assert runner.invoke(app, ["train", "x.csv", "--units", "0"]).exit_code == 2
 bundle = {str(COMMITTED_BUNDLE)!r}
 assert runner.invoke(app, ["forecast", "-m", bundle, "--data", "missing.csv"]).exit_code == 3
 assert runner.invoke(app, ["evaluate", "-m", bundle, "--data", "missing.csv"]).exit_code == 3
+assert runner.invoke(app, ["history", "-m", bundle, "--data", {str(prices_csv)!r}]).exit_code == 0
+job = {str(Path(__file__).resolve().parent.parent / "sample_data" / "jobs" / "nightly.toml")!r}
+dry = ["run", job, "--dry-run", "--output-dir", {str(tmp_path / "job-out")!r}]
+assert runner.invoke(app, dry).exit_code == 0
+assert runner.invoke(app, ["check", {str(STOCKS)!r}, "--id-col", "symbol"]).exit_code == 0
 assert "tensorflow" not in sys.modules, "tensorflow was imported"
 """
     subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
