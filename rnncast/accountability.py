@@ -20,7 +20,7 @@ import pandas as pd
 from rnncast.baselines import naive_forecast, seasonal_naive_forecast
 from rnncast.bundle import Bundle, load_bundle
 from rnncast.data import SeriesData
-from rnncast.errors import QualityGateError
+from rnncast.errors import DataError, QualityGateError
 from rnncast.frequency import seasonal_period
 from rnncast.ledger import append_to_ledger, forecast_rows, ledger_path, read_ledger, realised_errors
 from rnncast.locking import exclusive
@@ -57,11 +57,18 @@ def record_forecast(bundle: Bundle, frame: pd.DataFrame, members: dict[str, Seri
     config = bundle.config
     assert config.horizon is not None
     id_col = frame.attrs.get("id_col")
+    # One pass over the frame, not one mask per series (quadratic in the number of series).
+    by_key = (
+        {str(key): rows.drop(columns=[id_col]) for key, rows in frame.groupby(id_col, sort=False)}
+        if id_col
+        else None
+    )
+    model_name = model_id(bundle)
     parts = []
     hindcasts = []
     for key, series in members.items():
-        part = frame[frame[id_col] == key].drop(columns=[id_col]) if id_col else frame
-        if part.empty:
+        part = frame if by_key is None else by_key.get(key)
+        if part is None or part.empty:
             continue
         if _before_trained_data(bundle, key, series.index[-1]):
             # The model was made with actuals after this origin: a hindcast, not a forecast.
@@ -75,7 +82,7 @@ def record_forecast(bundle: Bundle, frame: pd.DataFrame, members: dict[str, Seri
                 origin=series.index[-1],
                 naive=naive,
                 seasonal_naive=seasonal,
-                model=model_id(bundle),
+                model=model_name,
             )
         )
     if hindcasts:
@@ -103,8 +110,11 @@ def _before_trained_data(bundle: Bundle, key: str, origin: pd.Timestamp) -> bool
     series ``key``), so the actuals of its forecast were already known."""
     data = bundle.metadata.get("data") or {}
     members = data.get("series")
-    member = members.get(key) if isinstance(members, dict) else None
-    text = (member or data).get("last_timestamp")
+    if isinstance(members, dict):
+        # A global model: a series it was not made from (new to the file) had no actuals in it,
+        # however early that series ends.
+        data = members.get(key) or {}
+    text = data.get("last_timestamp")
     try:
         return isinstance(text, str) and bool(origin < pd.Timestamp(text))
     except (ValueError, TypeError):  # unreadable, or tz-aware against tz-naive
@@ -218,4 +228,8 @@ def members_for(bundle: Bundle, data: str | Path | None) -> dict[str, SeriesData
 
     # The training file as it is now (new actuals are the point here, not worth a warning).
     path = Path(data) if data is not None else Path(bundle.metadata["data"]["path"])
+    if data is None and not path.exists():  # not "check the path": the user never named it
+        raise DataError(
+            f"the training data {str(path)!r} no longer exists", "pass the newest data with --data"
+        )
     return {SINGLE_SERIES_ID: load_for_bundle(bundle, path)}

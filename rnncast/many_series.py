@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnncast.bundle import Bundle, attach_model
+from rnncast.bundle import Bundle, attach_model, save_bundle
 from rnncast.config import TrainConfig
 from rnncast.errors import DataError, UsageError
 from rnncast.panel import (
@@ -163,6 +163,19 @@ def train_panel(prepared: PreparedPanel, on_epoch: Any = None) -> TrainedPanel:
     return TrainedPanel(model, identity, scalers, metadata, report, summary.history)
 
 
+def save_trained_panel(target: Path, trained: TrainedPanel) -> Path:
+    """Write a trained global model as a bundle at ``target`` (the caller holds its lock)."""
+    return save_bundle(
+        target,
+        model=trained.model,
+        scaler=trained.scaler,
+        metadata=trained.metadata,
+        report=trained.report,
+        history=trained.history,
+        series_scalers=trained.series_scalers,
+    )
+
+
 def _series_summary(panel: Panel, splits: dict[str, Split]) -> dict[str, Any]:
     return {
         "id_col": panel.id_col,
@@ -203,8 +216,12 @@ def panel_for_bundle(bundle: Bundle, data: str | Path | None) -> Panel:
     config = bundle.config
     if not config.series_columns:
         config = config.replace(target=bundle.targets, features=bundle.features)
+    # The model's timeline is tz-aware or not; new data written the other way cannot be compared.
+    with_offsets = pd.Timestamp(bundle.metadata["split"]["test_start"]).tz is not None
     try:
-        panel = load_panel(path, config, frequency=bundle.frequency, for_training=False)
+        panel = load_panel(
+            path, config, frequency=bundle.frequency, with_offsets=with_offsets, for_training=False
+        )
     except UsageError as exc:
         raise DataError(
             f"{path.name} does not match the model in {bundle.path}: {exc.message}", exc.hint

@@ -122,6 +122,7 @@ def load_panel(
     config: TrainConfig,
     *,
     frequency: str | None = None,
+    with_offsets: bool | None = None,
     for_training: bool = True,
 ) -> Panel:
     """Read ``path`` and validate each of its series as :func:`rnncast.data.load_series` would.
@@ -130,6 +131,8 @@ def load_panel(
         path: a long file (``config.id_col``) or a wide one (``config.series_columns``).
         config: the data settings (time column, target, features, fill).
         frequency: the model's frequency (when forecasting): series spaced otherwise are left out.
+        with_offsets: whether the model's timestamps carry UTC offsets (when forecasting):
+            series written the other way are left out; by default, the way most series are.
         for_training: also leave out series with a constant target (they teach nothing).
 
     Raises:
@@ -174,6 +177,7 @@ def load_panel(
         common, _ = Counter(member.frequency for member in members.values()).most_common(1)[0]
         for key in [k for k, m in members.items() if m.frequency != common]:
             left_out[key] = f"is {members.pop(key).frequency!r}-spaced, most series are {common!r}-spaced"
+    _leave_out_other_offsets(members, left_out, with_offsets)
     if not members:
         reasons = "; ".join(f"{key!r} {why}" for key, why in list(left_out.items())[:3])
         hint = "fix the series named, or check --id-col / --series-columns / --target"
@@ -191,6 +195,24 @@ def load_panel(
     if len(left_out) > MAX_NOTES_SHOWN:
         notes.append(f"... and {len(left_out) - MAX_NOTES_SHOWN} more series left out")
     return Panel(members, id_col, source, left_out, tuple(notes))
+
+
+def _leave_out_other_offsets(
+    members: dict[str, SeriesData], left_out: dict[str, str], with_offsets: bool | None
+) -> None:
+    """Leave out the series whose timestamps are not written as the model's (or most series')
+    are, with or without UTC offsets: tz-aware and tz-naive times cannot be compared, and
+    series of one model share one timeline."""
+    if not members:
+        return
+    kinds = {key: member.index.tz is not None for key, member in members.items()}
+    whose = "the model's" if with_offsets is not None else "most series'"
+    if with_offsets is None:
+        with_offsets = Counter(kinds.values()).most_common(1)[0][0]
+    for key in [k for k, aware in kinds.items() if aware != with_offsets]:
+        members.pop(key)
+        has, lacks = ("with", "without") if with_offsets else ("without", "with")
+        left_out[key] = f"has timestamps {lacks} UTC offsets, {whose} are {has} them"
 
 
 def split_table(
@@ -460,6 +482,7 @@ def forecast_panel(
     skipped: dict[str, str] = {}
     windows, keys = [], []
     unseen = []
+    scalers = dict(scalers)  # unseen series' own scalers join it: one copy, not one per series
     for key, member in panel.members.items():
         if len(member) < lookback:
             skipped[key] = f"has {len(member)} rows, the model reads the last {lookback}"
@@ -469,7 +492,7 @@ def forecast_panel(
         if scaler is None:
             unseen.append(key)
             scaler = Scaler.fit(scaler_kind, member.columns, values)
-            scalers = {**scalers, key: scaler}
+            scalers[key] = scaler
         windows.append(scaler.transform(values[-lookback:]))
         keys.append(key)
     if unseen:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +21,7 @@ from rnncast.bundle import Bundle
 from rnncast.data import rows_digest
 from rnncast.errors import DataError
 from rnncast.panel import Panel, stack
+from rnncast.training import EpochHook
 from rnncast.windows import Scaler, check_scalable
 
 logger = logging.getLogger("rnncast")
@@ -91,7 +91,12 @@ def plan_panel_update(
 
 
 def fine_tune_panel(
-    bundle: Bundle, panel: Panel, plan: PanelUpdate, scalers: dict[str, Scaler], epochs: int, on_epoch: Any
+    bundle: Bundle,
+    panel: Panel,
+    plan: PanelUpdate,
+    scalers: dict[str, Scaler],
+    epochs: int,
+    on_epoch: EpochHook | None,
 ) -> dict[str, float]:
     """Continue training the bundle's network on the planned windows of every series."""
     from rnncast.updating import fine_tune_windows

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,8 +112,6 @@ def update(
 
     The caller holds the lock of the output bundle (``rnncast update`` does).
     """
-    import time
-
     from rnncast.pipeline import _load_training_series, _train_into, load_for_bundle, plan_training
 
     if epochs < 1:
@@ -121,6 +120,10 @@ def update(
     target = Path(out) if out is not None else bundle.path
     check_bundle_target(target)  # before minutes of fine-tuning, not after
     path = Path(data) if data is not None else Path(bundle.metadata["data"]["path"])
+    if data is None and not path.exists():  # not "check the path": the user never named it
+        raise DataError(
+            f"the training data {str(path)!r} no longer exists", "pass the newest data with --data"
+        )
     if bundle.many_series:
         return _update_panel(bundle, path, target, epochs, refit_scaler, retrain, on_epoch)
     series = load_for_bundle(bundle, path)
@@ -130,9 +133,7 @@ def update(
         if not retrain:
             raise
         logger.warning("the data's history was rewritten: retraining from scratch (--retrain)")
-        config = bundle.config.replace(
-            lookback=bundle.config.lookback, horizon=bundle.config.horizon, time_col=series.time_col
-        )
+        config = bundle.config.replace(time_col=series.time_col)  # the window is kept as it was
         # Not pipeline.train: it takes the bundle's lock, which the caller (rnncast update)
         # already holds, so it would wait for itself; and an update leaves runs/latest alone.
         fresh = _load_training_series(path, config)
@@ -161,31 +162,12 @@ def update(
         attach_model(bundle), scaler.transform(values), len(series.targets), starts, epochs, on_epoch
     )
     seconds = time.perf_counter() - started
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    step = {
-        "updated_at": now,
-        "parent_created_at": bundle.metadata["created_at"],
-        "parent_model_sha256": bundle.metadata.get("files", {}).get("model.keras"),
-        "data_last_timestamp_before": bundle.metadata["data"]["last_timestamp"],
-        "data_last_timestamp_after": series.fingerprint["last_timestamp"],
-        "rows_added": added,
-        "windows": len(starts),
-        "epochs": epochs,
-        "learning_rate": config.learning_rate * LEARNING_RATE_FACTOR,
-        "scaler": "refit" if refit_scaler else "kept",
-        "final_loss": summary["final_loss"],
-        "seconds": round(seconds, 3),
-    }
-    metadata = {
-        **bundle.metadata,
-        "created_at": now,
-        "data": series.fingerprint,
-        # Windows up to here have been trained on: evaluate no longer counts them as held out.
-        "split": {**bundle.metadata["split"], "trained_through": series.fingerprint["last_timestamp"]},
-        "lineage": [*bundle.metadata.get("lineage", []), step],
-    }
-    metadata.pop("files", None)
-    metadata.pop("format_version", None)
+    step = _lineage_step(
+        bundle, series.fingerprint, added, len(starts), epochs, refit_scaler, summary, seconds
+    )
+    # Windows up to here have been trained on: evaluate no longer counts them as held out.
+    split = {**bundle.metadata["split"], "trained_through": series.fingerprint["last_timestamp"]}
+    metadata = _updated_metadata(bundle, series.fingerprint, split, step)
     history = read_history(bundle)
     save_bundle(
         target,
@@ -252,6 +234,51 @@ def fine_tune_windows(
     return {"final_loss": losses[-1]}
 
 
+def _lineage_step(
+    bundle: Bundle,
+    data: dict[str, Any],
+    rows_added: int,
+    windows: int,
+    epochs: int,
+    refit_scaler: bool,
+    summary: dict[str, float],
+    seconds: float,
+) -> dict[str, Any]:
+    """The record of one update that the bundle's ``lineage`` keeps (``data``: the new fingerprint)."""
+    config = bundle.config
+    return {
+        "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "parent_created_at": bundle.metadata["created_at"],
+        "parent_model_sha256": bundle.metadata.get("files", {}).get("model.keras"),
+        "data_last_timestamp_before": bundle.metadata["data"]["last_timestamp"],
+        "data_last_timestamp_after": data["last_timestamp"],
+        "rows_added": rows_added,
+        "windows": windows,
+        "epochs": epochs,
+        "learning_rate": config.learning_rate * LEARNING_RATE_FACTOR,
+        "scaler": "refit" if refit_scaler else "kept",
+        "final_loss": summary["final_loss"],
+        "seconds": round(seconds, 3),
+    }
+
+
+def _updated_metadata(
+    bundle: Bundle, data: dict[str, Any], split: dict[str, Any], step: dict[str, Any]
+) -> dict[str, Any]:
+    """The parent's metadata with the new data, split and lineage step; the files' checksums and
+    the format version are left to :func:`rnncast.bundle.save_bundle`, which writes them anew."""
+    metadata = {
+        **bundle.metadata,
+        "created_at": step["updated_at"],
+        "data": data,
+        "split": split,
+        "lineage": [*bundle.metadata.get("lineage", []), step],
+    }
+    metadata.pop("files", None)
+    metadata.pop("format_version", None)
+    return metadata
+
+
 def _update_panel(
     bundle: Bundle,
     path: Path,
@@ -262,9 +289,7 @@ def _update_panel(
     on_epoch: EpochHook | None,
 ) -> UpdateResult:
     """:func:`update` for one global model over many series (see :mod:`rnncast.panel_update`)."""
-    import time
-
-    from rnncast.many_series import panel_for_bundle, prepare_panel, train_panel
+    from rnncast.many_series import panel_for_bundle, prepare_panel, save_trained_panel, train_panel
     from rnncast.panel_update import appended_panel_rows, fine_tune_panel, plan_panel_update
 
     panel = panel_for_bundle(bundle, path)
@@ -276,16 +301,9 @@ def _update_panel(
         if not retrain:
             raise
         logger.warning("the data's history was rewritten: retraining from scratch (--retrain)")
+        # Not pipeline.train, for the reason given in update()'s single-series retrain.
         trained = train_panel(prepare_panel(path, config), on_epoch)
-        save_bundle(
-            target,
-            model=trained.model,
-            scaler=trained.scaler,
-            metadata=trained.metadata,
-            report=trained.report,
-            history=trained.history,
-            series_scalers=trained.series_scalers,
-        )
+        save_trained_panel(target, trained)
         return UpdateResult("retrained", target, panel.rows, trained.metadata)
     if not any(added.values()):
         return UpdateResult("up-to-date", bundle.path, 0, bundle.metadata)
@@ -305,39 +323,26 @@ def _update_panel(
         )
     summary = fine_tune_panel(attach_model(bundle), panel, plan, scalers, epochs, on_epoch)
     seconds = time.perf_counter() - started
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     fingerprint = panel.fingerprint()
     # Only series with a fitted scaler are the model's: the others stay "new" for the next update.
     fingerprint["series"] = {key: facts for key, facts in fingerprint["series"].items() if key in known}
-    step = {
-        "updated_at": now,
-        "parent_created_at": bundle.metadata["created_at"],
-        "parent_model_sha256": bundle.metadata.get("files", {}).get("model.keras"),
-        "data_last_timestamp_before": bundle.metadata["data"]["last_timestamp"],
-        "data_last_timestamp_after": fingerprint["last_timestamp"],
-        "rows_added": plan.rows_added,
-        "series_updated": len(plan.starts),
-        "windows": int(sum(len(starts) for starts in plan.starts.values())),
-        "epochs": epochs,
-        "learning_rate": config.learning_rate * LEARNING_RATE_FACTOR,
-        "scaler": "refit" if refit_scaler else "kept",
-        "final_loss": summary["final_loss"],
-        "seconds": round(seconds, 3),
+    windows = int(sum(len(starts) for starts in plan.starts.values()))
+    step = _lineage_step(
+        bundle, fingerprint, plan.rows_added, windows, epochs, refit_scaler, summary, seconds
+    )
+    step["series_updated"] = len(plan.starts)
+    # Only the series fine-tuned on lose their held-out rows: a series that did not grow keeps
+    # its test windows (or its earlier update's limit), which the network has still never seen.
+    trained_through = {
+        **bundle.metadata["split"].get("trained_through_by_series", {}),
+        **{key: fingerprint["series"][key]["last_timestamp"] for key in plan.starts},
     }
-    trained_through = {key: facts["last_timestamp"] for key, facts in fingerprint["series"].items()}
-    metadata = {
-        **bundle.metadata,
-        "created_at": now,
-        "data": fingerprint,
-        "split": {
-            **bundle.metadata["split"],
-            "trained_through": fingerprint["last_timestamp"],
-            "trained_through_by_series": trained_through,
-        },
-        "lineage": [*bundle.metadata.get("lineage", []), step],
+    split = {
+        **bundle.metadata["split"],
+        "trained_through": max(trained_through.values(), key=pd.Timestamp),
+        "trained_through_by_series": trained_through,
     }
-    metadata.pop("files", None)
-    metadata.pop("format_version", None)
+    metadata = _updated_metadata(bundle, fingerprint, split, step)
     save_bundle(
         target,
         model=bundle.model,
