@@ -151,11 +151,39 @@ class Decay:
     test_rmse: float
     origins: int
     forecasts: int
+    series: int = 1  # several: the RMSEs are the median series', the ratio the median ratio
+    median_ratio: float | None = None
 
     @property
     def ratio(self) -> float:
         """How much worse than on the test split: 0.25 is 25% higher RMSE."""
+        if self.median_ratio is not None:
+            return self.median_ratio
         return self.realised_rmse / self.test_rmse - 1.0 if self.test_rmse > 0 else np.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, the ratio included."""
+        return {
+            "realised_rmse": self.realised_rmse,
+            "test_rmse": self.test_rmse,
+            "ratio": self.ratio,
+            "origins": self.origins,
+            "forecasts": self.forecasts,
+            "series": self.series,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Decay:
+        """Rebuild from :meth:`to_dict` output."""
+        series = int(values.get("series", 1))
+        return cls(
+            float(values["realised_rmse"]),
+            float(values["test_rmse"]),
+            int(values["origins"]),
+            int(values["forecasts"]),
+            series,
+            float(values["ratio"]) if series > 1 else None,
+        )
 
 
 def latest_decay(scored: pd.DataFrame, test_rmse: float | None) -> Decay | None:
@@ -168,15 +196,49 @@ def latest_decay(scored: pd.DataFrame, test_rmse: float | None) -> Decay | None:
     return Decay(float(np.sqrt(np.mean(errors**2))), float(test_rmse), len(origins), len(recent))
 
 
+def latest_decay_by_series(scored: pd.DataFrame, test_rmse: dict[str, float]) -> Decay | None:
+    """Decay of a model of many series: each series' realised RMSE over the latest origins
+    against its own held-out test RMSE (pooled errors would mix the series' units), judged by
+    the median series."""
+    if scored.empty or not test_rmse:
+        return None
+    origins = sorted(scored["origin"].unique())[-DECAY_ORIGINS:]
+    recent = scored[scored["origin"].isin(origins)]
+    found = []
+    for key, group in recent.groupby("series", sort=True):
+        reference = test_rmse.get(str(key))
+        if reference is None or not reference > 0:
+            continue
+        realised = float(np.sqrt(np.mean((group["forecast"] - group["actual"]) ** 2)))
+        found.append((realised / reference - 1.0, realised, reference))
+    if not found:
+        return None
+    found.sort()
+    ratio, realised, reference = found[(len(found) - 1) // 2]
+    return Decay(realised, reference, len(origins), len(recent), len(found), ratio)
+
+
 def check_decay(decay: Decay | None, max_decay: float | None) -> None:
     """Raise when the realised RMSE has worsened past ``max_decay`` (exit 5)."""
     if max_decay is None or decay is None or decay.ratio <= max_decay:
         return
+    which = f" for the median of {decay.series} series" if decay.series > 1 else ""
     raise QualityGateError(
         f"realised RMSE {decay.realised_rmse:.4g} over the {decay.origins} latest forecast origins is "
-        f"{decay.ratio:.0%} above the held-out test RMSE {decay.test_rmse:.4g} (--max-decay {max_decay:g})",
+        f"{decay.ratio:.0%} above the held-out test RMSE {decay.test_rmse:.4g}{which} "
+        f"(--max-decay {max_decay:g})",
         "retrain the model on recent data, or look at what changed in the series",
     )
+
+
+def test_rmse_by_series(bundle: Bundle) -> dict[str, float]:
+    """Each series' held-out RMSE in its own units (a model of many series), from report.json."""
+    found = {}
+    for entry in bundle.report.get("per_series", []) if isinstance(bundle.report, dict) else []:
+        value = entry.get("model_rmse") if isinstance(entry, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            found[str(entry.get("series"))] = float(value)
+    return found
 
 
 def test_rmse_of(bundle: Bundle) -> float | None:
@@ -203,18 +265,16 @@ def history(model: str | Path, data: str | Path | None = None) -> dict[str, Any]
     # An empty ledger goes through the same scoring: --json has one shape whatever is recorded.
     result: dict[str, Any] = {"model": str(bundle.path), "ledger": str(path), "recorded": len(ledger)}
     realised = realised_errors(ledger, actual_values(members))
-    test_rmse = test_rmse_of(bundle)
-    decay = latest_decay(realised.scored, test_rmse)
+    if bundle.many_series:
+        test_rmse = None  # pooled over series of different units: meaningless
+        decay = latest_decay_by_series(realised.scored, test_rmse_by_series(bundle))
+    else:
+        test_rmse = test_rmse_of(bundle)
+        decay = latest_decay(realised.scored, test_rmse)
     result.update(realised.to_dict(rows=False))
     result["test_rmse"] = test_rmse
     if decay is not None:
-        result["decay"] = {
-            "realised_rmse": decay.realised_rmse,
-            "test_rmse": decay.test_rmse,
-            "ratio": decay.ratio,
-            "origins": decay.origins,
-            "forecasts": decay.forecasts,
-        }
+        result["decay"] = decay.to_dict()
     return result
 
 

@@ -66,6 +66,10 @@ class DataError(RnncastError):
     exit_code = ExitCode.DATA
 
 
+class HistoryRewrittenError(DataError):
+    """The rows a model was trained on changed: it cannot be fine-tuned, only retrained."""
+
+
 class BundleError(RnncastError):
     """The model bundle is missing, damaged, or does not fit the data it is asked to use."""
 

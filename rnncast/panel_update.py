@@ -19,7 +19,7 @@ import pandas as pd
 
 from rnncast.bundle import Bundle
 from rnncast.data import rows_digest
-from rnncast.errors import DataError
+from rnncast.errors import HistoryRewrittenError
 from rnncast.panel import Panel, stack
 from rnncast.training import EpochHook
 from rnncast.windows import Scaler, check_scalable
@@ -50,14 +50,14 @@ def appended_panel_rows(bundle: Bundle, panel: Panel) -> dict[str, int]:
     for key, facts in recorded.items():
         member = panel.members.get(key)
         if member is None:
-            raise DataError(
+            raise HistoryRewrittenError(
                 f"the data's history was rewritten (series {key!r}, which the model was trained on, is gone)",
                 "pass the whole file, every series, to --data (or --retrain to train on this one)",
             )
         last = pd.Timestamp(facts["last_timestamp"])
         kept = int(member.index.searchsorted(last, side="right"))
         if kept != facts["rows"] or rows_digest(member.frame, kept) != facts["rows_sha256"]:
-            raise DataError(
+            raise HistoryRewrittenError(
                 f"the data's history was rewritten (series {key!r}: its rows up to "
                 f"{last.isoformat()} differ from those the model was trained on)",
                 "pass --retrain to train a new model on the whole file",

@@ -127,30 +127,22 @@ def train(
 
     # Everything the data can refuse is checked before the lock: bad data leaves no trace.
     if is_many_series(config):
-        from rnncast.many_series import prepare_panel, train_panel
+        from rnncast.many_series import prepare_panel, save_trained_panel, train_panel
 
         prepared = prepare_panel(data_path, config)
         with exclusive(bundle_path, wait=wait):
             trained = train_panel(prepared, on_epoch)
-            save_bundle(
-                bundle_path,
-                model=trained.model,
-                scaler=trained.scaler,
-                metadata=trained.metadata,
-                report=trained.report,
-                history=trained.history,
-                series_scalers=trained.series_scalers,
-            )
+            save_trained_panel(bundle_path, trained)
             _point_latest(latest, bundle_path)
         return TrainResult(bundle_path, trained.metadata, trained.report)
 
-    series = _load_training_series(data_path, config)
+    series = load_training_series(data_path, config)
     config, split = plan_training(series, config)
     with exclusive(bundle_path, wait=wait):
-        return _train_into(series, config, split, bundle_path, latest, on_epoch)
+        return train_locked(series, config, split, bundle_path, latest, on_epoch)
 
 
-def _train_into(
+def train_locked(
     series: SeriesData,
     config: TrainConfig,
     split: Split,
@@ -158,7 +150,9 @@ def _train_into(
     latest: Path | None,
     on_epoch: EpochHook | None,
 ) -> TrainResult:
-    """Train on a validated series and save the bundle (the caller holds its lock)."""
+    """Train on a validated series and save the bundle at ``bundle_path``; point ``latest`` at it
+    unless None. The caller holds the bundle's lock (``update --retrain`` calls this directly
+    because it already holds it: :func:`train` would wait for itself)."""
     values = series.frame.to_numpy()
     test_start = split.train_rows + split.val_rows
     # The network and the scaler see only the rows before the test split.
@@ -225,7 +219,7 @@ def check(data: str | Path, config: TrainConfig | None = None, **settings: Any) 
         from rnncast.many_series import check_panel
 
         return check_panel(Path(data), config)
-    series = _load_training_series(Path(data), config)
+    series = load_training_series(Path(data), config)
     config, split = plan_training(series, config)
     return {
         "data": series.fingerprint,
@@ -476,7 +470,7 @@ def backtest(
         raise UsageError(f"{bad} must be at least 1, got {folds if folds < 1 else step}")
     if report_dir is not None:
         check_report_target(Path(report_dir))
-    series = _load_training_series(Path(data), config)
+    series = load_training_series(Path(data), config)
     if config.fill == "interpolate" and series.filled is not None and series.filled.any():
         raise UsageError(
             "--fill interpolate fills a gap from the values after it, which would leak the future "
@@ -713,7 +707,7 @@ def _fold_hint(folds: int) -> str:
     return f"{fewer}, a shorter --lookback / --horizon, or more data"
 
 
-def _load_training_series(path: Path, config: TrainConfig) -> SeriesData:
+def load_training_series(path: Path, config: TrainConfig) -> SeriesData:
     """The series the config's data settings select from ``path``, its notes logged."""
     check_file_fits_in_memory(path)
     series = load_series(

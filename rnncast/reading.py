@@ -66,7 +66,9 @@ def read_table(path: Path, text_columns: tuple[str, ...] = ()) -> tuple[pd.DataF
     text = frame[kept]
     frame, notes = clean_table(frame.drop(columns=kept), layout.delimiter)
     for column in kept:  # back in place, untouched by the number clean-up
-        frame.insert(min(positions[column], len(frame.columns)), column, text[column])
+        # The clean-up drops rows only from the top (yfinance's second and third header rows).
+        values = text[column].to_numpy()[len(text) - len(frame) :]
+        frame.insert(min(positions[column], len(frame.columns)), column, values)
     return frame, [*layout.notes, *notes]
 
 

@@ -274,7 +274,9 @@ def history_text(result: dict[str, Any]) -> Group:
     if decay:
         lines.append(
             Text(
-                f"latest {decay['origins']} origins: realised RMSE "
+                f"latest {decay['origins']} origins"
+                + (f", median of {decay['series']} series" if decay.get("series", 1) > 1 else "")
+                + ": realised RMSE "
                 f"{format_number(decay['realised_rmse'])} vs held-out test RMSE "
                 f"{format_number(decay['test_rmse'])} ({decay['ratio']:+.0%})"
             )

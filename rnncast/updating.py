@@ -29,7 +29,7 @@ from rnncast.bundle import (
     save_bundle,
 )
 from rnncast.data import SeriesData, rows_digest
-from rnncast.errors import DataError, UsageError
+from rnncast.errors import DataError, HistoryRewrittenError, UsageError
 from rnncast.training import EpochHook
 from rnncast.windows import Scaler, check_scalable
 
@@ -80,7 +80,7 @@ def appended_rows(bundle: Bundle, series: SeriesData) -> int:
     elif rows_digest(series.frame, kept) != digest:
         what = f"values up to {last.isoformat()} differ from those the model was trained on"
     if what is not None:
-        raise DataError(f"the data's history was rewritten ({what})", hint)
+        raise HistoryRewrittenError(f"the data's history was rewritten ({what})", hint)
     return len(series) - kept
 
 
@@ -112,7 +112,7 @@ def update(
 
     The caller holds the lock of the output bundle (``rnncast update`` does).
     """
-    from rnncast.pipeline import _load_training_series, _train_into, load_for_bundle, plan_training
+    from rnncast.pipeline import load_for_bundle, load_training_series, plan_training, train_locked
 
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
@@ -129,16 +129,16 @@ def update(
     series = load_for_bundle(bundle, path)
     try:
         added = appended_rows(bundle, series)
-    except DataError:
+    except HistoryRewrittenError:
         if not retrain:
             raise
         logger.warning("the data's history was rewritten: retraining from scratch (--retrain)")
         config = bundle.config.replace(time_col=series.time_col)  # the window is kept as it was
         # Not pipeline.train: it takes the bundle's lock, which the caller (rnncast update)
         # already holds, so it would wait for itself; and an update leaves runs/latest alone.
-        fresh = _load_training_series(path, config)
+        fresh = load_training_series(path, config)
         config, split = plan_training(fresh, config)
-        result = _train_into(fresh, config, split, target, None, on_epoch)
+        result = train_locked(fresh, config, split, target, None, on_epoch)
         return UpdateResult("retrained", result.bundle_path, len(fresh), result.metadata)
     if added == 0:
         return UpdateResult("up-to-date", bundle.path, 0, bundle.metadata)
@@ -297,7 +297,7 @@ def _update_panel(
     assert config.lookback is not None and config.horizon is not None and bundle.series_scalers is not None
     try:
         added = appended_panel_rows(bundle, panel)
-    except DataError:
+    except HistoryRewrittenError:
         if not retrain:
             raise
         logger.warning("the data's history was rewritten: retraining from scratch (--retrain)")

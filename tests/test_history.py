@@ -335,3 +335,28 @@ def test_the_ledger_outlives_an_update_in_place(bundle: Path, files: dict[str, P
     assert ledger["model"].nunique() == 2  # the parent's forecasts, then the updated model's
     history = json.loads(run("history", "--model", fresh, "--data", files["new"], "--json").stdout)
     assert history["overall"]["n"] == 6 and history["pending"] == 0
+
+
+def test_decay_of_many_series_is_judged_per_series_in_its_own_units() -> None:
+    from rnncast.accountability import check_decay, latest_decay_by_series
+    from rnncast.errors import QualityGateError
+
+    origin = pd.Timestamp("2010-03-01")
+    # A $30 stock off by 3 (test RMSE 1.5: ratio +100%), a $600 stock off by 12 (test RMSE 24:
+    # ratio -50%), a $100 stock off by 2 (test RMSE 1: ratio +100%). Pooled, the big stock's
+    # errors would swamp the others; per series, the median ratio is +100%.
+    scored = pd.DataFrame(
+        {
+            "series": ["MSFT", "MSFT", "GOOG", "GOOG", "IBM", "IBM"],
+            "origin": [origin] * 6,
+            "forecast": [33.0, 27.0, 612.0, 588.0, 102.0, 98.0],
+            "actual": [30.0, 30.0, 600.0, 600.0, 100.0, 100.0],
+        }
+    )
+    decay = latest_decay_by_series(scored, {"MSFT": 1.5, "GOOG": 24.0, "IBM": 1.0, "AAPL": 9.0})
+    assert decay is not None
+    assert (decay.series, decay.origins, decay.forecasts) == (3, 1, 6)
+    assert decay.ratio == pytest.approx(1.0)  # sorted ratios -0.5, +1.0, +1.0: the median is +1.0
+    check_decay(decay, 1.0)  # not past the bound
+    with pytest.raises(QualityGateError, match="median of 3 series"):
+        check_decay(decay, 0.5)
