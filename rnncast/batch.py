@@ -15,6 +15,7 @@ Layout of the output directory::
     <series>/forecast.csv    the newest forecast
     <series>/report.json     the newest run's scores: held-out test and realised
     <series>/data.csv        a series cut out of a long or wide file (what it was trained on)
+    <series>/source.json     which source the directory belongs to (names survive a lost state)
 
 Every file is written atomically; a run killed at any moment leaves the previous outputs
 whole, and the next run finishes the job.
@@ -25,12 +26,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import errno
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ from rnncast.config import TrainConfig
 from rnncast.errors import (
     DataError,
     ExitCode,
-    LockedError,
+    HistoryRewrittenError,
     QualityGateError,
     RnncastError,
     UsageError,
@@ -67,6 +69,7 @@ CANDIDATE_DIR = "candidate"  # a freshly trained bundle waits here until it pass
 FORECAST_FILE = "forecast.csv"
 REPORT_FILE = "report.json"
 SNAPSHOT_FILE = "data.csv"
+SOURCE_FILE = "source.json"  # which source a series directory belongs to
 LOCK_FILE = ".rnncast.lock"
 STATE_FORMAT = 1
 
@@ -123,24 +126,25 @@ def run_job(
 
     Raises:
         LockedError: another run holds the job's lock (exit 75).
+        UsageError: the output directory cannot be created or locked (read-only, a file in the way).
     """
     started = time.perf_counter()
     started_at = _now()
     if options.dry_run:
         return _summarise(spec, options, started, started_at, _run_units(spec, options, on_outcome))
     try:
-        spec.output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # a file in the way, a read-only or missing mount
-        raise UsageError(
-            f"cannot create the output directory {str(spec.output_dir)!r} ({exc.strerror or exc})",
-            "set [output] dir in the job file, or --output-dir, to a writable folder",
-        ) from exc
-    try:
+        try:
+            spec.output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file in the way, a read-only or missing mount
+            raise UsageError(
+                f"cannot create the output directory {str(spec.output_dir)!r} ({exc.strerror or exc})",
+                "set [output] dir in the job file, or --output-dir, to a writable folder",
+            ) from exc
         with exclusive(spec.output_dir, wait=options.wait, lock_file=spec.output_dir / LOCK_FILE):
             outcomes = _run_units(spec, options, on_outcome)
             # Still under the lock: a run waiting for it must not find an older summary after its own.
             return _summarise(spec, options, started, started_at, outcomes)
-    except LockedError as error:  # cron's log should show the night it did nothing, and why
+    except RnncastError as error:  # cron's log should show the night it did nothing, and why
         if options.log_file is not None:
             append_log(
                 options.log_file,
@@ -186,11 +190,12 @@ def _summarise(
 def run_exit_code(outcomes: list[Outcome]) -> ExitCode:
     """0 when every series succeeded; the shared code when all failed alike; 5 when only
     quality gates failed; else 8 (partial failure)."""
-    failed = [outcome for outcome in outcomes if outcome.exit_code]
+    ran = [outcome for outcome in outcomes if outcome.status != "gone"]
+    failed = [outcome for outcome in ran if outcome.exit_code]
     if not failed:
         return ExitCode.OK
     codes = {outcome.exit_code for outcome in failed}
-    if len(failed) == len(outcomes) and len(codes) == 1:
+    if len(failed) == len(ran) and len(codes) == 1:
         return ExitCode(codes.pop())
     if codes == {ExitCode.QUALITY_GATE}:
         return ExitCode.QUALITY_GATE
@@ -198,9 +203,12 @@ def run_exit_code(outcomes: list[Outcome]) -> ExitCode:
 
 
 def _counts(outcomes: list[Outcome]) -> dict[str, int]:
-    counts: dict[str, int] = {"series": len(outcomes)}
+    counts: dict[str, int] = {"series": sum(1 for outcome in outcomes if outcome.status != "gone")}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    gated = sum(1 for o in outcomes if o.status != "failed" and o.exit_code == ExitCode.QUALITY_GATE)
+    if gated:  # trained and forecast, yet failed a quality gate (exit 5)
+        counts["quality gate failed"] = gated
     return counts
 
 
@@ -229,7 +237,8 @@ def _run_units(
         started = time.perf_counter()
         before = state["series"].get(unit.name)
         try:
-            outcome = run_unit(spec, unit, state, options)
+            with _notes_once():
+                outcome = run_unit(spec, unit, state, options)
         except RnncastError as error:
             outcome = Outcome(
                 unit.name,
@@ -239,6 +248,11 @@ def _run_units(
                 int(error.exit_code),
                 error=error.one_line(),
             )
+        except OSError as error:  # a full disk, a permission taken away: the system's, not a bug
+            code = ExitCode.RESOURCES if error.errno in (errno.ENOSPC, errno.EDQUOT) else ExitCode.USAGE
+            where = f" {error.filename}" if error.filename else ""
+            text = f"cannot read or write{where} ({error.strerror or error})"
+            outcome = Outcome(unit.name, unit.label, "failed", text, int(code), error=text)
         except Exception as error:  # one broken series must not stop the others
             logger.debug("series %s failed", unit.name, exc_info=True)
             text = f"internal error: {first_line(error)}"
@@ -247,7 +261,43 @@ def _run_units(
         if not options.dry_run and state["series"].get(unit.name) != before:
             write_state(spec.output_dir, state)
         report(outcome)
+    running = {unit.name for unit in units} | {failure.series for failure in failures}
+    for name in sorted(set(state["series"]) - running):
+        # A series the data no longer holds: said once per run, never a failure (it may be gone
+        # for good); its model and ledger stay where they are.
+        last = state["series"][name].get("last_success", "?")
+        report(Outcome(name, "", "gone", f"no longer in the job's data (last successful run {last})"))
+        if not options.dry_run:  # said once: forgotten until it comes back (then it retrains)
+            del state["series"][name]
+            write_state(spec.output_dir, state)
     return outcomes
+
+
+class _OnlyOnce(logging.Filter):
+    """Drops notes already shown: train, forecast and history each read the data of a series,
+    and each would repeat the same ``note:`` lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+@contextlib.contextmanager
+def _notes_once() -> Iterator[None]:
+    """Show each distinct note of one series once."""
+    only_once = _OnlyOnce()
+    logger.addFilter(only_once)
+    try:
+        yield
+    finally:
+        logger.removeFilter(only_once)
 
 
 def plan_units(spec: JobSpec, state: dict[str, Any] | None = None) -> tuple[list[Unit], list[Outcome]]:
@@ -273,9 +323,19 @@ def plan_units(spec: JobSpec, state: dict[str, Any] | None = None) -> tuple[list
             ours = not GLOB_CHARACTERS.isdisjoint(entry) and _inside(source, spec.output_dir)
             if not ours and source not in sources:
                 sources.append(source)
+    # Each series directory names its source too: if state.json is lost, nobody's directory,
+    # model and ledger pass to another series.
+    for marker in sorted(spec.output_dir.glob(f"*/{SOURCE_FILE}")) if spec.output_dir.is_dir() else []:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            names.setdefault(
+                str(json.loads(marker.read_text(encoding="utf-8"))["source"]), marker.parent.name
+            )
     # A series named "state" would be fine, but one named "state.json" would be a directory
     # where the job's own files go.
-    taken: set[str] = {STATE_FILE, SUMMARY_FILE, LOCK_FILE, *names.values()}
+    existing = (
+        {p.name for p in spec.output_dir.iterdir() if p.is_dir()} if spec.output_dir.is_dir() else set()
+    )
+    taken: set[str] = {STATE_FILE, SUMMARY_FILE, LOCK_FILE, *names.values(), *existing}
 
     def name_of(key: str, fresh: Callable[[], str]) -> str:
         # Keyed by the path relative to the job file, so a job folder moved whole keeps its names.
@@ -356,6 +416,9 @@ def run_unit(spec: JobSpec, unit: Unit, state: dict[str, Any], options: RunOptio
         _sweep_leftovers(directory)
         if unit.snapshot is not None:
             _write_if_changed(unit.data, unit.snapshot)
+        source = next((key for key, name in state.get("names", {}).items() if name == unit.name), None)
+        if source is not None:
+            _write_if_changed(directory / SOURCE_FILE, json.dumps({"source": source}).encode("utf-8"))
     entry = state["series"].get(unit.name, {})
     fingerprint = data_fingerprint(unit, entry.get("fingerprint", {}).get("data"))
     action, reason = decide(spec, unit, entry, fingerprint, model, options.force)
@@ -381,20 +444,28 @@ def run_unit(spec: JobSpec, unit: Unit, state: dict[str, Any], options: RunOptio
         from rnncast.updating import update
 
         try:
-            with exclusive(model):  # a hand-run train or update of this model waits its turn
+            with exclusive(model, wait=options.wait):  # a hand-run train or update of it goes first
                 result = update(model, unit.data)
-        except DataError as error:
-            if "history was rewritten" not in error.message:
-                raise
+        except HistoryRewrittenError:
             action, outcome.reason = "train", f"{reason}; the history was rewritten, so a full retrain"
         else:
             outcome.status = "updated" if result.status == "updated" else "forecast"
             if result.status == "up-to-date":
                 outcome.reason = f"{reason}; no new rows, the model is up to date"
             updates += 1 if result.status == "updated" else 0
+    gate_error: QualityGateError | None = None
     if action == "train":
-        test = _train_with_gates(spec, unit, directory, model)
-        outcome.status, outcome.test, updates = "trained", test, 0
+        try:
+            test = _train_with_gates(spec, unit, directory, model, options.wait)
+        except QualityGateError as error:
+            if not (model / "metadata.json").is_file():
+                raise  # no earlier model to fall back on
+            # The earlier model stays, and still forecasts tonight's data: a stale forecast.csv
+            # and a gap in the ledger would be worse than the model the gate kept.
+            gate_error, outcome.status = error, "kept"
+            outcome.reason = f"{reason}; the new model failed the gate, the previous one forecasts"
+        else:
+            outcome.status, outcome.test, updates = "trained", test, 0
     frame = pipeline.forecast(model, unit.data, output=directory / FORECAST_FILE).frame
     outcome.bundle = str(model)
     outcome.forecast_rows = len(frame)
@@ -418,15 +489,17 @@ def run_unit(spec: JobSpec, unit: Unit, state: dict[str, Any], options: RunOptio
             }
         ),
     )
-    state["series"][unit.name] = {
-        "fingerprint": fingerprint,
-        "updates_since_full": updates,
-        "last_success": _now(),
-        "last_status": outcome.status,
-    }
-    if decay_error is not None:
-        outcome.exit_code, outcome.error = int(decay_error.exit_code), decay_error.one_line()
-        outcome.reason = f"{outcome.reason}; {decay_error.message}"
+    if gate_error is None:  # a series whose new model failed the gate is tried again next run
+        state["series"][unit.name] = {
+            "fingerprint": fingerprint,
+            "updates_since_full": updates,
+            "last_success": _now(),
+            "last_status": outcome.status,
+        }
+    for error in (gate_error, decay_error):
+        if error is not None:
+            outcome.exit_code, outcome.error = int(error.exit_code), error.one_line()
+            outcome.reason = f"{outcome.reason}; {error.message}"
     return outcome
 
 
@@ -472,15 +545,15 @@ def _decay_problem(model: Path, unit: Unit, max_decay: float) -> QualityGateErro
     from rnncast.accountability import Decay
 
     try:
-        check_decay(
-            Decay(decay["realised_rmse"], decay["test_rmse"], decay["origins"], decay["forecasts"]), max_decay
-        )
+        check_decay(Decay.from_dict(decay), max_decay)
     except QualityGateError as error:
         return error
     return None
 
 
-def _train_with_gates(spec: JobSpec, unit: Unit, directory: Path, model: Path) -> dict[str, Any]:
+def _train_with_gates(
+    spec: JobSpec, unit: Unit, directory: Path, model: Path, wait: float = 0.0
+) -> dict[str, Any]:
     """Train a candidate bundle; it replaces the model only if it passes ``require_skill``.
 
     Raises:
@@ -497,7 +570,14 @@ def _train_with_gates(spec: JobSpec, unit: Unit, directory: Path, model: Path) -
     except QualityGateError:
         shutil.rmtree(candidate, ignore_errors=True)
         raise
-    replace_directory(candidate, model)
+    try:
+        # Under the model's lock: a hand-run update of it would otherwise replace this new
+        # model, whose forecast is about to be published, with a fine-tuned copy of the old one.
+        with exclusive(model, wait=wait):
+            replace_directory(candidate, model)
+    except RnncastError:
+        shutil.rmtree(candidate, ignore_errors=True)
+        raise
     rmse = result.report.get("metrics", {}).get("model", {}).get("original", {}).get("rmse")
     return _test_scores(result.report, rmse if len(result.metadata["model"]["targets"]) == 1 else None)
 
@@ -532,6 +612,8 @@ def decide(
     if unchanged and same_job and not force and spec.policy != "always":
         return "skip", f"unchanged since the last successful run ({entry.get('last_success', '?')})"
     why = "forced (--force)" if force else "retrain policy 'always'" if spec.policy == "always" else ""
+    if not why and previous is None:  # state.json lost, or a run killed before its first success
+        why = "no record of its last successful run in state.json"
     if not why:
         why = "the job's settings changed" if not same_job else "the data changed"
     if spec.policy != "update" or not same_job:

@@ -643,7 +643,9 @@ def run_job(
         options = RunOptions(dry_run=dry_run, force=force, wait=wait, log_file=log_file)
 
         def show(outcome: Any) -> None:
-            if not quiet:
+            # --quiet keeps stderr to errors: a failing series still gets its line (cron mails
+            # output, so a silent failure would go unnoticed).
+            if not quiet or outcome.exit_code:
                 stderr.print(Text(outcome_line(outcome)), soft_wrap=True)
 
         summary = run_batch(spec, options, on_outcome=show)

@@ -459,7 +459,10 @@ def test_one_bad_file_fails_alone_with_exit_8_and_all_bad_fail_with_their_code(
     job.write_text(FILES_JOB.replace('["data/*.csv"]', '["data/c_bad.csv", "data/missing.csv"]'))
     result = run(job, "--json")
     assert result.exit_code == ExitCode.DATA, result.output
-    assert summary_of(result)["counts"] == {"series": 2, "failed": 2}
+    # a, b and d left the job: said once ("gone"), not failures, and not counted as series
+    assert summary_of(result)["counts"] == {"series": 2, "failed": 2, "gone": 3}
+    assert run(job, "--json").exit_code == ExitCode.DATA
+    assert summary_of(run(job, "--json"))["counts"] == {"series": 2, "failed": 2}
 
 
 def test_a_candidate_below_require_skill_leaves_the_previous_model_untouched(
@@ -477,11 +480,19 @@ def test_a_candidate_below_require_skill_leaves_the_previous_model_untouched(
     result = run(job, "--require-skill", "0.99", "--json")
     assert result.exit_code == ExitCode.QUALITY_GATE, result.output
     summary = summary_of(result)
-    assert summary["exit_code"] == 5 and statuses(summary) == {"a": "failed"}
+    # The previous model is kept and forecasts tonight's data (b left the job: "gone").
+    assert summary["exit_code"] == 5 and statuses(summary) == {"a": "kept", "b": "gone"}
     assert summary["series"][0]["exit_code"] == 5
     assert "0.99" in summary["series"][0]["reason"]
-    assert files_of(root / "out" / "a", skip_locks=True) == before  # model, forecast, ledger, report
-    assert read_state_entry(root / "out", "a") == state_before
+    after = files_of(root / "out" / "a", skip_locks=True)
+    report = after.pop("report.json")
+    assert report != before.pop("report.json")  # this run's report, saying what happened
+    # Model, forecast (same data, same model: same bytes, written again) and ledger unchanged.
+    assert {name: (size, digest) for name, (size, _, digest) in after.items()} == {
+        name: (size, digest) for name, (size, _, digest) in before.items()
+    }
+    assert after["model/model.keras"] == before["model/model.keras"]  # not even touched
+    assert read_state_entry(root / "out", "a") == state_before  # tried again next run
     assert leftovers(root / "out") == []
     load_bundle(root / "out" / "a" / "model", with_model=True)
 
