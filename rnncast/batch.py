@@ -30,6 +30,7 @@ import errno
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -240,14 +241,10 @@ def _run_units(
             with _notes_once():
                 outcome = run_unit(spec, unit, state, options)
         except RnncastError as error:
-            outcome = Outcome(
-                unit.name,
-                unit.label,
-                "failed",
-                error.one_line(),
-                int(error.exit_code),
-                error=error.one_line(),
-            )
+            text = in_job_terms(error.one_line())
+            if unit.snapshot is not None and isinstance(error, DataError):
+                text += f" (rows counted in {unit.data}, this series' rows cut from its file)"
+            outcome = Outcome(unit.name, unit.label, "failed", text, int(error.exit_code), error=text)
         except OSError as error:  # a full disk, a permission taken away: the system's, not a bug
             code = ExitCode.RESOURCES if error.errno in (errno.ENOSPC, errno.EDQUOT) else ExitCode.USAGE
             where = f" {error.filename}" if error.filename else ""
@@ -271,6 +268,23 @@ def _run_units(
             del state["series"][name]
             write_state(spec.output_dir, state)
     return outcomes
+
+
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z-]*)")
+
+
+def in_job_terms(message: str) -> str:
+    """A message about settings, with the training flags it names spelled as the job file's
+    keys (``--target`` -> ``train.target``, ``--id-col`` -> ``data.id_col``)."""
+    fields = {field.name for field in dataclasses.fields(TrainConfig)}
+
+    def key(match: re.Match[str]) -> str:
+        name = match.group(1).replace("-", "_")
+        if name in ("id_col", "series_columns"):
+            return f"data.{name}"
+        return f"train.{name}" if name in fields else match.group(0)
+
+    return _FLAG.sub(key, message)
 
 
 class _OnlyOnce(logging.Filter):

@@ -573,3 +573,25 @@ def test_a_glob_never_takes_the_jobs_own_outputs_or_names_for_series(tmp_path: P
     assert failures == []
     assert [unit.data.name for unit in units] == ["last_run.json.csv", "state.json.csv"]
     assert {unit.name for unit in units}.isdisjoint({"state.json", "last_run.json"})
+
+
+def test_a_failing_series_is_told_in_the_job_file_terms_and_the_series_own_file(tmp_path: Path) -> None:
+    job = tmp_path / "job.toml"
+    (tmp_path / "stocks.csv").write_text(
+        "\n".join(STOCK_LINES).replace("IBM,Jun 1 2003,", "IBM,Jun 1 2003,n.a.x")
+    )
+    job.write_text(PANEL_JOB.replace("[train]", '[train]\ntarget = "price"'))
+    summary = summary_of(run(job, "--json", "--dry-run"))  # the dry run reads no training data
+    assert set(statuses(summary).values()) == {"would train"}
+    job.write_text(PANEL_JOB.replace("[train]", '[train]\ntarget = "prce"'))
+    result = run(job, "--json")
+    assert result.exit_code == ExitCode.USAGE
+    summary = json.loads(result.stdout)
+    assert summary["exit_code"] == ExitCode.USAGE and set(statuses(summary).values()) == {"failed"}
+    assert all(
+        reason.startswith("train.target 'prce' is not a column") for reason in reasons(summary).values()
+    )
+    job.write_text(PANEL_JOB)
+    summary = summary_of(run(job, "--json"))
+    assert summary["exit_code"] == ExitCode.PARTIAL and statuses(summary)["IBM"] == "failed"
+    assert "'n.a.x75.42'" in reasons(summary)["IBM"] and "IBM/data.csv" in reasons(summary)["IBM"]
