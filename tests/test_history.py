@@ -187,6 +187,7 @@ def test_history_matches_the_errors_worked_out_by_hand(
         "ratio": near(model_rmse / test_rmse - 1),
         "origins": 2,
         "forecasts": 6,
+        "series": 1,
     }
 
 
