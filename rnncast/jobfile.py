@@ -33,24 +33,7 @@ def read_job_file(path: str | Path) -> dict[str, Any]:
             wrong type or is out of range.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # Windows editors add a byte-order mark
-    except FileNotFoundError as exc:
-        raise UsageError(
-            f"job file {str(path)!r} does not exist", "check the path given to --config"
-        ) from exc
-    except IsADirectoryError as exc:
-        raise UsageError(f"job file {str(path)!r} is a directory", "pass the .toml file to --config") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"job file {str(path)!r} cannot be read ({exc})", "save it as UTF-8 text") from exc
-    try:
-        document = tomllib.loads(text)
-    except RecursionError as exc:
-        raise UsageError(f"{path.name} nests values too deeply", "write settings as key = value") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(
-            f"{path.name} is not valid TOML ({exc})", "write settings as key = value, e.g. units = 64"
-        ) from exc
+    document = load_toml(path, given_to="--config", example="write settings as key = value, e.g. units = 64")
     settings = {}
     for key, value in document.items():
         name = key.replace("-", "_")
@@ -69,6 +52,33 @@ def read_job_file(path: str | Path) -> dict[str, Any]:
     except UsageError as error:
         raise UsageError(f"{path.name}: {error.message}", error.hint) from error
     return settings
+
+
+def load_toml(path: Path, *, given_to: str, example: str) -> dict[str, Any]:
+    """The TOML document in the job file ``path``, or a one-line error naming what is wrong.
+
+    Args:
+        given_to: the option or command that named the file (for the hint).
+        example: how to write the file, for a file that is not valid TOML.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # Windows editors add a byte-order mark
+    except FileNotFoundError as exc:
+        raise UsageError(
+            f"job file {str(path)!r} does not exist", f"check the path given to {given_to}"
+        ) from exc
+    except IsADirectoryError as exc:
+        raise UsageError(
+            f"job file {str(path)!r} is a directory", f"pass the .toml file to {given_to}"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"job file {str(path)!r} cannot be read ({exc})", "save it as UTF-8 text") from exc
+    try:
+        return tomllib.loads(text)
+    except RecursionError as exc:
+        raise UsageError(f"{path.name} nests values too deeply", "write settings as key = value") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path.name} is not valid TOML ({exc})", example) from exc
 
 
 def _checked_value(path: Path, name: str, value: Any) -> Any:

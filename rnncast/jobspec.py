@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from rnncast.config import SettingError, TrainConfig, flag_name
 from rnncast.errors import DataError, UsageError
 from rnncast.fileio import safe_file_name
-from rnncast.jobfile import COLUMN_KEYS, SETTING_NAMES, _checked_value, _toml
+from rnncast.jobfile import COLUMN_KEYS, SETTING_NAMES, _checked_value, _toml, load_toml
 
 RETRAIN_POLICIES = ("always", "if-data-changed", "update")
 MODEL_LAYOUTS = ("per-series", "global")
@@ -263,27 +262,9 @@ class _Source:
 
 def _load(path: Path) -> dict[str, Any]:
     """The TOML document in ``path``; one-line errors as :func:`rnncast.jobfile.read_job_file`."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # Windows editors add a byte-order mark
-    except FileNotFoundError as exc:
-        raise UsageError(
-            f"job file {str(path)!r} does not exist", "check the path given to rnncast run"
-        ) from exc
-    except IsADirectoryError as exc:
-        raise UsageError(
-            f"job file {str(path)!r} is a directory", "pass the .toml file to rnncast run"
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"job file {str(path)!r} cannot be read ({exc})", "save it as UTF-8 text") from exc
-    try:
-        return tomllib.loads(text)
-    except RecursionError as exc:
-        raise UsageError(f"{path.name} nests values too deeply", "write settings as key = value") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(
-            f"{path.name} is not valid TOML ({exc})",
-            'write sections and keys, e.g. [train] then model = "gru"',
-        ) from exc
+    return load_toml(
+        path, given_to="rnncast run", example='write sections and keys, e.g. [train] then model = "gru"'
+    )
 
 
 def _sections(path: Path, document: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -31,7 +31,7 @@ from rnncast.errors import DataError, UsageError
 from rnncast.evaluation import evaluation_notes, score_forecasts
 from rnncast.frequency import future_timestamps
 from rnncast.reading import read_table
-from rnncast.scoring import WindowForecasts, season_of, with_baselines
+from rnncast.scoring import WindowForecasts, pool_windows, season_of, with_baselines
 from rnncast.windows import Scaler, Split, check_scalable, chronological_split
 
 logger = logging.getLogger("rnncast")
@@ -414,20 +414,10 @@ def score_panel(
         )
         parts.append(windows)
         per_series.append({"series": key, "windows": count, **_rmse_by_name(windows)})
-    names = [name for name in parts[0].forecasts if all(name in part.forecasts for part in parts)]
-    actual = np.concatenate([part.actual for part in parts])
-    forecasts = {name: np.concatenate([part.forecasts[name] for part in parts]) for name in names}
+    together = pool_windows(parts)
+    actual, forecasts = together.actual, together.forecasts
     scores = score_forecasts(
-        actual,
-        forecasts,
-        panel.targets,
-        np.concatenate(
-            [np.broadcast_to(part.unit_scale, (len(part.actual), 1, len(panel.targets))) for part in parts]
-        ),
-        np.concatenate(
-            [np.broadcast_to(part.mase_scale, (len(part.actual), 1, len(panel.targets))) for part in parts]
-        ),
-        many_series=True,
+        actual, forecasts, panel.targets, together.unit_scale, together.mase_scale, many_series=True
     )
     firsts = [panel.members[key].index[int(starts[key][0])] for key in keys]
     lasts = [panel.members[key].index[int(starts[key][-1]) + config.horizon - 1] for key in keys]

@@ -45,6 +45,7 @@ from rnncast.scoring import (
     WindowForecasts,
     describe_model,
     forecast_windows,
+    pool_windows,
     score_windows,
     season_of,
     window_summary,
@@ -539,23 +540,16 @@ def backtest(
             }
         )
 
-    names = [name for name in parts[0].forecasts if all(name in part.forecasts for part in parts)]
-    actual = np.concatenate([part.actual for part in parts])
-    forecasts = {name: np.concatenate([part.forecasts[name] for part in parts]) for name in names}
-    pooled = score_forecasts(
-        actual,
-        forecasts,
-        series.targets,
-        np.concatenate([part.unit_scale for part in parts]),
-        np.concatenate([part.mase_scale for part in parts]),
-    )
+    together = pool_windows(parts)
+    actual, forecasts = together.actual, together.forecasts
+    pooled = score_forecasts(actual, forecasts, series.targets, together.unit_scale, together.mase_scale)
     starts = np.concatenate([fold.origins for fold in plan])
     report = {
         **_report_header("backtest", series, config),
         "backtest": {"folds": len(plan), "step": step, "window": window, "refit": refit},
         "split": "backtest",
         **window_summary(series, starts, config),
-        "mase_period": parts[-1].mase_period,
+        "mase_period": together.mase_period,
         **pooled,
         "evaluation_notes": evaluation_notes(forecasts, actual, season_of(config, series), config.lookback),
         "folds": fold_reports,
@@ -568,7 +562,7 @@ def backtest(
             forecasts,
             series.targets,
             np.concatenate([np.full(len(fold.origins), fold.number) for fold in plan]),
-            np.concatenate([part.unit_scale for part in parts]),
+            together.unit_scale,
         )
         write_report_dir(Path(report_dir), report, scored, histories)
     return report

@@ -85,6 +85,19 @@ def with_baselines(
     )
 
 
+def pool_windows(parts: list[WindowForecasts]) -> WindowForecasts:
+    """Windows scored in several parts (folds, series) as one: the forecasts every part has,
+    and each part's own scales kept per window."""
+    names = [name for name in parts[0].forecasts if all(name in part.forecasts for part in parts)]
+    return WindowForecasts(
+        np.concatenate([part.actual for part in parts]),
+        {name: np.concatenate([part.forecasts[name] for part in parts]) for name in names},
+        np.concatenate([part.unit_scale for part in parts]),
+        np.concatenate([part.mase_scale for part in parts]),
+        parts[-1].mase_period,
+    )
+
+
 def score_windows(
     model: Any,
     scaler: Scaler,
