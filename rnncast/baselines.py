@@ -38,7 +38,9 @@ def drift_forecast(values: np.ndarray, starts: np.ndarray, horizon: int, lookbac
 
 def mean_forecast(values: np.ndarray, starts: np.ndarray, horizon: int, lookback: int) -> np.ndarray:
     """Mean of the lookback window, repeated over the horizon."""
-    cumulative = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
+    # Running sums up to the last window's inputs only: each is the same whatever rows follow.
+    used = values[: int(starts.max())] if len(starts) else values[:0]
+    cumulative = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(used, axis=0)])
     means = (cumulative[starts] - cumulative[starts - lookback]) / lookback
     return np.repeat(means[:, None, :], horizon, axis=1)
 

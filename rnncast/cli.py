@@ -199,6 +199,23 @@ def _training_options(
     device: Annotated[Device, typer.Option(help="auto uses a GPU when TensorFlow sees one.")] = Device(
         DEFAULTS.device
     ),
+    epoch_windows: Annotated[
+        int | None,
+        typer.Option(
+            help="Training windows drawn at random per epoch (0: all) [default: all, at most 50,000]."
+        ),
+    ] = None,
+    xla: Annotated[
+        bool | None,
+        typer.Option(
+            "--xla/--no-xla",
+            help="Compile training with XLA on a CPU [default: when an epoch has 4,000+ windows].",
+            show_default=False,
+        ),
+    ] = None,
+    mixed_precision: Annotated[
+        bool, typer.Option(help="float16 compute with float32 weights on a GPU (ignored on a CPU).")
+    ] = DEFAULTS.mixed_precision,
     config_file: Annotated[
         Path | None,
         typer.Option(
@@ -235,6 +252,9 @@ def _training_options(
         clipnorm=clipnorm,
         seed=seed,
         device=device.value,
+        epoch_windows=epoch_windows,
+        xla=xla,
+        mixed_precision=mixed_precision,
     )
 
 
@@ -305,6 +325,9 @@ def train(
     """Train a model on DATA and save a bundle (runs/<name>/, linked from runs/latest)."""
     with _reported_errors(quiet):
         config = training.config()
+        from rnncast.preflight import check_data_file
+
+        check_data_file(data, config)  # a typo costs a blink, not the import of pandas
         from rnncast import pipeline
         from rnncast.render import metric_notes, metrics_table, to_json, verdict_line
 
@@ -352,6 +375,9 @@ def forecast(
 ) -> None:
     """Forecast the steps after the newest row, with real future timestamps."""
     with _reported_errors(quiet):
+        from rnncast.preflight import check_bundle_data
+
+        check_bundle_data(model, data)
         from rnncast import pipeline
         from rnncast.render import forecast_records, forecast_table, to_json
         from rnncast.report import forecast_csv
@@ -403,6 +429,9 @@ def evaluate(
 ) -> None:
     """Held-out metrics of the model beside the naive, seasonal-naive, drift and mean baselines."""
     with _reported_errors(quiet):
+        from rnncast.preflight import check_bundle_data
+
+        check_bundle_data(model, data)
         from rnncast import pipeline
         from rnncast.evaluation import check_required_skill
 
@@ -436,6 +465,10 @@ def backtest(
     """Rolling-origin backtest: per fold, fit on the rows before its origin, forecast, score."""
     with _reported_errors(quiet):
         config = training.config()
+        from rnncast.preflight import check_data_file
+
+        # Many series are refused by backtest itself, before it reads the file.
+        check_data_file(data, config if config.id_col is None and not config.series_columns else None)
         from rnncast import pipeline
         from rnncast.evaluation import check_required_skill
 
@@ -516,11 +549,14 @@ def update(
     """Fine-tune a bundle on the rows added since it was trained (refuses rewritten history)."""
     with _reported_errors(quiet):
         from rnncast.locking import exclusive
+        from rnncast.preflight import check_update_inputs
         from rnncast.render import to_json
-        from rnncast.updating import update as run_update
 
         target = out if out is not None else model
         with exclusive(_real_path(target), wait=wait), _epoch_progress(quiet) as on_epoch:
+            check_update_inputs(model, data, out)  # under the lock: another run may be replacing it
+            from rnncast.updating import update as run_update
+
             result = run_update(
                 model,
                 data,
@@ -603,10 +639,7 @@ def run_job(
     75: another run of this job holds its lock.
     """
     with _reported_errors(quiet):
-        from rnncast.batch import RunOptions
-        from rnncast.batch import run_job as run_batch
         from rnncast.jobspec import read_job_spec
-        from rnncast.render import outcome_line, run_summary_line, to_json
 
         if training.job_file is not None:
             raise UsageError(
@@ -640,6 +673,11 @@ def run_job(
                     ],
                 )
             raise
+        # Only a sound job file loads the batch machinery (pandas and the rest).
+        from rnncast.batch import RunOptions
+        from rnncast.batch import run_job as run_batch
+        from rnncast.render import outcome_line, run_summary_line, to_json
+
         options = RunOptions(dry_run=dry_run, force=force, wait=wait, log_file=log_file)
 
         def show(outcome: Any) -> None:
@@ -687,6 +725,9 @@ def check(
     """Validate DATA and the settings exactly as train would, without training (no TensorFlow)."""
     with _reported_errors(quiet):
         config = training.config()
+        from rnncast.preflight import check_data_file
+
+        check_data_file(data, config)
         from rnncast import pipeline
         from rnncast.render import check_text, to_json
 
@@ -712,17 +753,40 @@ def info(
 ) -> None:
     """What a bundle or a data file is. Loads no TensorFlow; reads only the ends of a data file."""
     with _reported_errors(False):
-        from rnncast import pipeline
+        # Neither path loads pandas for a bundle, nor for a file it refuses at a glance.
+        from rnncast.bundle_files import describe_bundle
         from rnncast.fileio import follow_link
         from rnncast.render import info_text, sketch_text, to_json
+        from rnncast.sniffing import sketch_data_file
 
         if path is not None and not follow_link(path).is_dir():
-            details = pipeline.sketch(path)
+            details = sketch_data_file(path)
             text = sketch_text
         else:
-            details = pipeline.info(path if path is not None else model)
+            details = describe_bundle(path if path is not None else model)
             text = info_text
         stdout.out(to_json(details) if json_output else text(details), highlight=False)
+
+
+@app.command()
+def doctor(
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Check this bundle's network [default: the network the default settings build].",
+        ),
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Versions, devices, thread settings, and whether the network can use the GPU's cuDNN kernels."""
+    with _reported_errors(False):
+        from rnncast.doctor import diagnose, doctor_text
+        from rnncast.render import to_json
+
+        findings = diagnose(model)
+        stdout.out(to_json(findings) if json_output else doctor_text(findings), highlight=False)
 
 
 @contextlib.contextmanager

@@ -63,15 +63,21 @@ class TrainConfig:
     clipnorm: float = 1.0
     seed: int = 42
     device: str = "auto"
+    # speed: windows drawn per epoch (None: all up to 50,000; 0: all), XLA compilation (None: by
+    # the data's size), float16 compute on a GPU
+    epoch_windows: int | None = None
+    xla: bool | None = None
+    mixed_precision: bool = False
 
     def __post_init__(self) -> None:
         # Normalise list-like inputs so the dataclass stays hashable and JSON-friendly.
         object.__setattr__(self, "target", _split_names(self.target, "target"))
         object.__setattr__(self, "features", _split_names(self.features, "features"))
         object.__setattr__(self, "series_columns", _split_names(self.series_columns, "series_columns"))
-        for name in ("bidirectional", "residual"):
-            if not isinstance(getattr(self, name), bool):
-                raise SettingError(name, f"must be true or false, got {getattr(self, name)!r}")
+        for name in ("bidirectional", "residual", "xla", "mixed_precision"):
+            value = getattr(self, name)
+            if not isinstance(value, bool) and not (name == "xla" and value is None):
+                raise SettingError(name, f"must be true or false, got {value!r}")
         for name in ("time_col", "id_col"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -96,6 +102,8 @@ class TrainConfig:
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("patience", self.patience, minimum=0)
         _check_int("seed", self.seed, minimum=0, maximum=2**32 - 1)  # NumPy's seed range
+        if self.epoch_windows is not None:
+            _check_int("epoch_windows", self.epoch_windows, minimum=0)
         if self.lookback is not None:
             _check_int("lookback", self.lookback, minimum=1)
         if self.horizon is not None:

@@ -18,15 +18,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rnncast.columns import TIME_COLUMN_NAMES, find_column, time_column_by_name
+from rnncast.columns import column_list as _column_list
+from rnncast.columns import normalised as _normalised
+from rnncast.columns import quoted as _example
 from rnncast.errors import DataError, UsageError
 from rnncast.fileio import sha256_file
 from rnncast.frequency import infer_frequency, missing_timestamps, off_grid_timestamps
-from rnncast.reading import read_table
+from rnncast.reading import read_table, release_parser_memory
 from rnncast.timestamps import parse_timestamps, row_numbers, spelling_of
 from rnncast.windows import MAX_MAGNITUDE
 
-# Column names taken as the time column, in order of preference (compared case-insensitively).
-TIME_COLUMN_NAMES = ("date", "datetime", "timestamp", "time", "ds", "month", "week", "period", "year")
 # How messages name the column choices, by default the flags that set them.
 FLAG_LABELS = {"time_col": "--time-col", "target": "--target", "features": "--features"}
 # Beyond this share of missing grid timestamps the series is too gappy to fill silently.
@@ -35,6 +37,8 @@ MAX_FILLED_GAP_SHARE = 0.2
 MAX_FILLED_VALUE_SHARE = 0.5
 # Below this magnitude, variances underflow and errors vanish in float arithmetic.
 MIN_MAGNITUDE = 1e-30
+# Rows hashed at a time by rows_digest.
+_DIGEST_ROWS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ def load_series(
     """
     path = Path(path)
     raw, notes = read_table(path)
-    return series_from_table(
+    series = series_from_table(
         raw,
         path,
         source_fingerprint(path),
@@ -121,6 +125,9 @@ def load_series(
         frequency=frequency,
         labels=labels,
     )
+    del raw  # the file's whole table: gone before training needs the memory
+    release_parser_memory()
+    return series
 
 
 def rows_digest(frame: pd.DataFrame, end: int | None = None) -> str:
@@ -133,7 +140,10 @@ def rows_digest(frame: pd.DataFrame, end: int | None = None) -> str:
     except (ValueError, OverflowError):  # sub-microsecond stamps: keep their own unit
         stamps = part.index.asi8
     digest.update(np.asarray(stamps, dtype=np.int64).tobytes())
-    digest.update(np.ascontiguousarray(part.to_numpy(dtype=np.float64)).tobytes())
+    # The values row by row, hashed a slice of rows at a time: no copy of the whole table.
+    for first in range(0, len(part), _DIGEST_ROWS):
+        rows = part.iloc[first : first + _DIGEST_ROWS].to_numpy(dtype=np.float64)
+        digest.update(np.ascontiguousarray(rows).tobytes())
     return digest.hexdigest()
 
 
@@ -218,7 +228,8 @@ def series_from_table(
     unobserved = frame[list(target_names)].isna()
     frame, fill_notes = fill_missing(frame, fill)
     notes.extend(fill_notes)
-    filled = unobserved.loc[frame.index].to_numpy()
+    # Filling keeps every row or drops some: the same length means the same rows.
+    filled = (unobserved if len(unobserved) == len(frame) else unobserved.loc[frame.index]).to_numpy()
     if len(frame) < 3:
         raise DataError(
             f"{label} has {len(frame)} row(s) left after --fill {fill}",
@@ -257,11 +268,9 @@ def resolve_time_column(frame: pd.DataFrame, requested: str | None, label: str =
         )
     if requested:
         return resolve_column(frame, requested, label)
-    # "Date Time", "date_time" and "DATETIME" all count as "datetime".
-    by_normal = {_normalised(c): c for c in reversed(frame.columns)}
-    for name in TIME_COLUMN_NAMES:
-        if name in by_normal:
-            return by_normal[name]
+    by_name = time_column_by_name(frame.columns)
+    if by_name is not None:
+        return by_name
     # Fall back on the first column if it parses as dates (many exports name it oddly).
     first = frame.columns[0]
     if pd.api.types.is_datetime64_any_dtype(frame[first]):
@@ -308,11 +317,13 @@ def refuse_split_time_columns(frame: pd.DataFrame, time_name: str) -> None:
             )
     years = [c for c in frame.columns if _normalised(c) in ("year", "yr")]
     part = {"mon": "month", "qtr": "quarter"}.get(_normalised(time_name), _normalised(time_name))
+    if not years or part not in _PART_OF_YEAR:
+        return
     # A month column of full dates (2024-01-01) beside a redundant year column is fine.
     partial = pd.api.types.is_numeric_dtype(stamps) or bool(
         stamps.dropna().astype(str).str.strip().str.fullmatch(r"(?i)[a-z]{3,9}\.?|[qw]?\d{1,2}").all()
     )
-    if years and part in _PART_OF_YEAR and partial:
+    if partial:
         year, within = frame[years[0]].iloc[0], frame[time_name].iloc[0]
         example = {"month": "2000-01", "week": "2000-W01", "quarter": "2000Q1"}[part]
         raise DataError(
@@ -324,20 +335,7 @@ def refuse_split_time_columns(frame: pd.DataFrame, time_name: str) -> None:
 
 def resolve_column(frame: pd.DataFrame, requested: str, flag: str) -> str:
     """Match a column name exactly, else ignoring case and surrounding spaces."""
-    if requested in frame.columns:
-        return requested
-    folded = {str(c).strip().lower(): c for c in frame.columns}
-    key = requested.strip().lower()
-    if key in folded:
-        return folded[key]
-    raise UsageError(
-        f"{flag} {requested!r} is not a column of the data",
-        f"columns are: {_column_list(frame.columns)}",
-    )
-
-
-def _normalised(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+    return find_column(frame.columns, requested, flag)
 
 
 def numeric_columns(frame: pd.DataFrame) -> list[str]:
@@ -397,8 +395,11 @@ def to_numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for name in frame.columns:
         column = frame[name]
-        converted = pd.to_numeric(column, errors="coerce")
-        bad = converted.isna() & column.notna()
+        if pd.api.types.is_float_dtype(column):  # numbers already: no conversion, no copy
+            converted, bad = column, pd.Series(False, index=column.index)
+        else:
+            converted = pd.to_numeric(column, errors="coerce")
+            bad = converted.isna() & column.notna()
         if bad.any():
             examples = ", ".join(_example(v) for v in column[bad].astype(str).unique()[:3])
             if int(bad.sum()) == int(column.notna().sum()):  # text, not numbers with typos
@@ -419,7 +420,8 @@ def to_numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
                 f"number beyond 1.8e308 such as 1e400; row(s) {row_numbers(np.flatnonzero(infinite))})",
                 "replace them with real values or empty cells",
             )
-        huge = np.abs(values.to_numpy()) > MAX_MAGNITUDE
+        magnitude = np.abs(values.to_numpy())
+        huge = magnitude > MAX_MAGNITUDE
         if huge.any():
             limit = f"{MAX_MAGNITUDE:.0e}".replace("e+", "e")
             raise DataError(
@@ -428,7 +430,8 @@ def to_numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
                 f"row(s) {row_numbers(np.flatnonzero(huge))})",
                 "rescale the column before training (express it in thousands, millions, ...)",
             )
-        largest = float(np.nanmax(np.abs(values.to_numpy()))) if values.notna().any() else 0.0
+        largest = float(np.nanmax(magnitude)) if values.notna().any() else 0.0
+        del magnitude
         if 0.0 < largest < MIN_MAGNITUDE:
             raise DataError(
                 f"column {name!r} holds only tiny values (the largest is {largest:.3g}), below the "
@@ -448,6 +451,8 @@ def sort_and_deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         order = np.argsort(frame.index.asi8, kind="stable")
         frame, rows = frame.iloc[order], rows[order]
         notes.append("rows were not in time order; sorted them by time")
+    if frame.index.is_unique:  # cheap once the order is known: pandas learns both at once
+        return frame, notes
     duplicated = frame.index.duplicated(keep="first")
     if duplicated.any():
         with_values = frame.reset_index()
@@ -634,16 +639,3 @@ def _plain_number(value: float) -> str:
 def _when(stamp: pd.Timestamp) -> str:
     """A timestamp as the user wrote it, more or less: the date alone at midnight."""
     return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() and stamp.tz is None else str(stamp)
-
-
-def _column_list(columns: Any, limit: int = 12) -> str:
-    """Column names for a message: the first ``limit``, then how many more."""
-    names = [_example(str(c)) for c in columns]
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _example(value: str, limit: int = 40) -> str:
-    """A cell quoted for a message, cut short so one line stays one readable line."""
-    text = str(value)
-    return repr(text if len(text) <= limit else text[: limit - 1] + "…")

@@ -91,72 +91,178 @@ def score_forecasts(
         ``scaled``), ``mape_skipped_zero_actuals`` and ``unobserved_actuals_skipped`` (NaN
         actuals: values the data never had, left out of every metric).
     """
-    unit_scale = np.asarray(unit_scale, dtype=np.float64)
-    views = {
-        "original": (actual, forecasts, mase_scale),
-        "scaled": (
-            actual / unit_scale,
-            {name: predicted / unit_scale for name, predicted in forecasts.items()},
-            np.asarray(mase_scale) / unit_scale,
-        ),
-    }
-    levels: dict[str, Axis] = {"overall": None, "per_target": (0, 1), "per_step": (0, 2)}
-    # values[level][name][units][metric] -> number or array
-    values: dict[str, dict[str, dict[str, dict[str, Any]]]] = {level: {} for level in levels}
-    for units, (y, predicted_by_name, mase_denominator) in views.items():
-        for name, predicted in predicted_by_name.items():
-            for level, axis in levels.items():
-                values[level].setdefault(name, {})[units] = _metric_values(
-                    y, predicted, mase_denominator, axis
-                )
-
-    # The verdict compares RMSE in the data's units for one target; across several targets
-    # only scaled errors add up meaningfully.
-    verdict_units = "original" if len(targets) == 1 and not many_series else "scaled"
-    baselines = [name for name in forecasts if name != "model"]
-    best = min(baselines, key=lambda n: values["overall"][n][verdict_units]["mse"]) if baselines else None
-    # Skill is against the overall best baseline, except per target, where each target is
-    # compared with its own best baseline (the one a user would pick for that column).
-    target_best = _best_per_target(values["per_target"], baselines)
-    for level in levels:
-        for units in UNITS:
-            if not best:
-                reference: Any = np.nan
-            elif level == "per_target":
-                rmse_by_baseline = np.stack([values[level][b][units]["rmse"] for b in baselines])
-                reference = rmse_by_baseline[target_best, np.arange(len(targets))]
-            else:
-                reference = values[level][best][units]["rmse"]
-            for name in forecasts:
-                entry = values[level][name][units]
-                entry["skill"] = metrics.skill(entry["rmse"], reference)
-
-    report: dict[str, Any] = {
-        "metrics": _clean(values["overall"]),
-        "per_target": {
-            target: {
-                name: {units: _pick(values["per_target"][name][units], position) for units in UNITS}
-                for name in forecasts
-            }
-            for position, target in enumerate(targets)
-        },
-        "per_step": _clean(values["per_step"]),
-        "mape_skipped_zero_actuals": metrics.zero_actuals(actual),
-        "unobserved_actuals_skipped": int(np.isnan(actual).sum()),
-    }
-    if baselines:
-        report["per_target_best_baseline"] = {
-            target: baselines[target_best[position]] for position, target in enumerate(targets)
-        }
-    if best is not None and "model" in forecasts:
-        overall = values["overall"]
-        report["best_baseline"] = best
-        report["model_beats_best_baseline"] = bool(
-            overall["model"][verdict_units]["rmse"] < overall[best][verdict_units]["rmse"]
+    sums = MetricSums()
+    windows = len(actual)
+    for part in window_parts(windows, int(np.prod(np.shape(actual)[1:]))):
+        sums.add(
+            actual[part],
+            {name: predicted[part] for name, predicted in forecasts.items()},
+            _windows_of(unit_scale, part, windows),
+            _windows_of(mase_scale, part, windows),
         )
-        report["skill_vs_best_baseline"] = _number(overall["model"][verdict_units]["skill"])
-        report["verdict_units"] = verdict_units
-    return report
+    return sums.report(targets, many_series=many_series)
+
+
+# Points (windows x horizon x targets) scored at a time: bounds scoring's temporary arrays
+# (16 MiB each) however many windows there are.
+SCORED_POINTS = 1 << 21
+# Windows per part are a multiple of this (the batch size of predictions, so batches are the
+# same whether or not the windows are split).
+WINDOW_QUANTUM = 256
+LEVELS: dict[str, Axis] = {"overall": None, "per_target": (0, 1), "per_step": (0, 2)}
+# What each metric averages over the points; RMSE is the root of MSE, MAPE is in percent.
+_POINT_ERRORS = {
+    "mse": lambda actual, predicted, scale: metrics.squared_errors(actual, predicted),
+    "mae": lambda actual, predicted, scale: metrics.absolute_errors(actual, predicted),
+    "mape": lambda actual, predicted, scale: metrics.relative_errors(actual, predicted),
+    "smape": lambda actual, predicted, scale: metrics.symmetric_percentage_errors(actual, predicted),
+    "mase": lambda actual, predicted, scale: metrics.scaled_errors(
+        actual, predicted, np.broadcast_to(scale, np.shape(actual))
+    ),
+}
+
+
+def window_parts(windows: int, points_per_window: int) -> list[slice]:
+    """Consecutive slices of ``windows`` windows of about :data:`SCORED_POINTS` points each."""
+    size = max(SCORED_POINTS // max(points_per_window, 1) // WINDOW_QUANTUM, 1) * WINDOW_QUANTUM
+    return [slice(first, min(first + size, windows)) for first in range(0, windows, size)] or [slice(0, 0)]
+
+
+def _windows_of(values: np.ndarray, part: slice, windows: int) -> np.ndarray:
+    """The ``part`` of per-window ``values`` (windows x 1 x targets); values shared by every
+    window (broadcastable without a windows axis) as they are."""
+    values = np.asarray(values)
+    return values[part] if values.ndim == 3 and values.shape[0] == windows else values
+
+
+class MetricSums:
+    """Every metric of every forecast, accumulated over windows given part by part: the sums
+    and counts of the point errors ``numpy.nanmean`` would divide, so the means come out as if
+    all windows had been scored at once (exactly so when there is one part)."""
+
+    def __init__(self) -> None:
+        # (level, name, units, metric) -> (sum of the point errors that are not NaN, their count)
+        self._sums: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+        self.names: list[str] = []
+        self.zero_actuals = 0
+        self.unobserved_actuals = 0
+        self.finite_actuals = 0
+
+    def add(
+        self,
+        actual: np.ndarray,
+        forecasts: dict[str, np.ndarray],
+        unit_scale: np.ndarray,
+        mase_scale: np.ndarray,
+    ) -> None:
+        """Add some windows (arguments as :func:`score_forecasts` takes them)."""
+        unit_scale = np.asarray(unit_scale, dtype=np.float64)
+        self.names = self.names or list(forecasts)
+        for units in UNITS:
+            if units == "original":
+                y, scale = actual, mase_scale
+            else:
+                y, scale = actual / unit_scale, np.asarray(mase_scale) / unit_scale
+            for name in self.names:
+                predicted = forecasts[name] if units == "original" else forecasts[name] / unit_scale
+                for metric, point_errors in _POINT_ERRORS.items():
+                    errors = point_errors(y, predicted, scale)
+                    for level, axis in LEVELS.items():
+                        self._add((level, name, units, metric), *_nan_sum_and_count(errors, axis))
+        self.zero_actuals += metrics.zero_actuals(actual)
+        self.unobserved_actuals += int(np.isnan(actual).sum())
+        self.finite_actuals += int(np.isfinite(actual).sum())
+
+    def _add(self, key: tuple[str, str, str, str], total: Any, count: Any) -> None:
+        if key in self._sums:
+            old_total, old_count = self._sums[key]
+            total, count = old_total + total, old_count + count
+        self._sums[key] = (total, count)
+
+    def values(self) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+        """``values[level][name][units][metric]``: each metric's mean (as ``numpy.nanmean``
+        gives it: NaN where nothing was scored), RMSE the root of MSE, MAPE in percent."""
+        values: dict[str, dict[str, dict[str, dict[str, Any]]]] = {level: {} for level in LEVELS}
+        for (level, name, units, metric), (total, count) in self._sums.items():
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.divide(total, count)
+            entry = values[level].setdefault(name, {}).setdefault(units, {})
+            entry[metric] = 100.0 * mean if metric == "mape" else mean
+            if metric == "mse":
+                entry["rmse"] = np.sqrt(mean)
+        return {
+            level: {
+                name: {units: _in_order(entry) for units, entry in by_units.items()}
+                for name, by_units in by_name.items()
+            }
+            for level, by_name in values.items()
+        }
+
+    def report(self, targets: tuple[str, ...], *, many_series: bool = False) -> dict[str, Any]:
+        """The scores of every window added, as :func:`score_forecasts` returns them."""
+        values = self.values()
+        forecasts = self.names
+        # The verdict compares RMSE in the data's units for one target; across several targets
+        # only scaled errors add up meaningfully.
+        verdict_units = "original" if len(targets) == 1 and not many_series else "scaled"
+        baselines = [name for name in forecasts if name != "model"]
+        best = min(baselines, key=lambda n: values["overall"][n][verdict_units]["mse"]) if baselines else None
+        # Skill is against the overall best baseline, except per target, where each target is
+        # compared with its own best baseline (the one a user would pick for that column).
+        target_best = _best_per_target(values["per_target"], baselines)
+        for level in LEVELS:
+            for units in UNITS:
+                if not best:
+                    reference: Any = np.nan
+                elif level == "per_target":
+                    rmse_by_baseline = np.stack([values[level][b][units]["rmse"] for b in baselines])
+                    reference = rmse_by_baseline[target_best, np.arange(len(targets))]
+                else:
+                    reference = values[level][best][units]["rmse"]
+                for name in forecasts:
+                    entry = values[level][name][units]
+                    entry["skill"] = metrics.skill(entry["rmse"], reference)
+
+        report: dict[str, Any] = {
+            "metrics": _clean(values["overall"]),
+            "per_target": {
+                target: {
+                    name: {units: _pick(values["per_target"][name][units], position) for units in UNITS}
+                    for name in forecasts
+                }
+                for position, target in enumerate(targets)
+            },
+            "per_step": _clean(values["per_step"]),
+            "mape_skipped_zero_actuals": self.zero_actuals,
+            "unobserved_actuals_skipped": self.unobserved_actuals,
+        }
+        if baselines:
+            report["per_target_best_baseline"] = {
+                target: baselines[target_best[position]] for position, target in enumerate(targets)
+            }
+        if best is not None and "model" in forecasts:
+            overall = values["overall"]
+            report["best_baseline"] = best
+            report["model_beats_best_baseline"] = bool(
+                overall["model"][verdict_units]["rmse"] < overall[best][verdict_units]["rmse"]
+            )
+            report["skill_vs_best_baseline"] = _number(overall["model"][verdict_units]["skill"])
+            report["verdict_units"] = verdict_units
+        return report
+
+
+def _nan_sum_and_count(values: np.ndarray, axis: Axis) -> tuple[Any, Any]:
+    """The sum of the values that are not NaN along ``axis`` and their count, computed as
+    ``numpy.nanmean`` computes them (so one part's mean is bit for bit nanmean's)."""
+    mask = np.isnan(values)
+    filled = np.array(values, subok=True, copy=True)
+    np.copyto(filled, 0, where=mask)
+    return np.sum(filled, axis=axis), np.sum(~mask, axis=axis, dtype=np.intp)
+
+
+def _in_order(entry: dict[str, Any]) -> dict[str, Any]:
+    """A metric entry in :data:`METRIC_NAMES` order."""
+    return {metric: entry[metric] for metric in METRIC_NAMES if metric in entry}
 
 
 def _best_per_target(per_target: dict[str, Any], baselines: list[str]) -> np.ndarray:
@@ -165,19 +271,6 @@ def _best_per_target(per_target: dict[str, Any], baselines: list[str]) -> np.nda
         return np.zeros(0, dtype=np.int64)
     mse = np.stack([np.asarray(per_target[b]["original"]["mse"], dtype=np.float64) for b in baselines])
     return np.argmin(np.where(np.isnan(mse), np.inf, mse), axis=0)
-
-
-def _metric_values(
-    actual: np.ndarray, predicted: np.ndarray, mase_scale: np.ndarray, axis: Axis
-) -> dict[str, Any]:
-    return {
-        "mse": metrics.mse(actual, predicted, axis),
-        "rmse": metrics.rmse(actual, predicted, axis),
-        "mae": metrics.mae(actual, predicted, axis),
-        "mape": metrics.mape(actual, predicted, axis),
-        "smape": metrics.smape(actual, predicted, axis),
-        "mase": metrics.mase(actual, predicted, np.broadcast_to(mase_scale, np.shape(actual)), axis),
-    }
 
 
 def _pick(entry: dict[str, Any], position: int) -> dict[str, Any]:
@@ -223,17 +316,22 @@ def evaluation_notes(
     forecasts: dict[str, np.ndarray], actual: np.ndarray, period: int, lookback: int
 ) -> list[str]:
     """Plain sentences on what the numbers cannot show: baselines left out, too few points."""
+    return notes_on_scores(list(forecasts), int(np.isfinite(actual).sum()), period, lookback)
+
+
+def notes_on_scores(names: list[str], scored: int, period: int, lookback: int) -> list[str]:
+    """:func:`evaluation_notes` from the forecasts' ``names`` and the number of actual values
+    ``scored``."""
     notes = []
-    if "seasonal_naive" not in forecasts:
+    if "seasonal_naive" not in names:
         reason = (
             "the data's frequency has no season (m = 1); set --seasonal-period if it has one"
             if period <= 1
             else f"the first window has fewer than m = {period} rows before it"
         )
         notes.append(f"seasonal_naive is left out: {reason}.")
-    if "drift" not in forecasts:
+    if "drift" not in names:
         notes.append(f"drift is left out: a lookback of {lookback} row has no slope.")
-    scored = int(np.isfinite(actual).sum())
     if scored < MIN_RELIABLE_POINTS:
         notes.append(
             f"only {scored} actual values were scored: differences between forecasters may be chance."

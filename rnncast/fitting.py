@@ -8,6 +8,8 @@ the test split; ``backtest`` once per fold.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,8 @@ from rnncast.config import TrainConfig
 from rnncast.errors import DataError
 from rnncast.training import EpochHook, TrainingSummary
 from rnncast.windows import Scaler, Split, check_scalable, window_dataset
+
+logger = logging.getLogger("rnncast")
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,61 @@ def fit_on_history(
     return FittedModel(model, scaler, summary, split)
 
 
+# XLA compiles the training and validation steps once, for a few seconds; it then runs an epoch
+# in about half the time. Below this many windows per epoch the compilation costs more than it
+# saves over a typical run (benchmarks/training_speed.py measures both).
+XLA_MIN_WINDOWS = 4_000
+
+
+def use_xla(config: TrainConfig, device: str, windows_per_epoch: int) -> bool:
+    """Whether to compile training with XLA: on a CPU, as ``config.xla`` says, or by default
+    when an epoch holds at least :data:`XLA_MIN_WINDOWS` windows.
+
+    On a GPU, LSTM and GRU run NVIDIA's cuDNN kernels instead, which XLA cannot compile.
+    """
+    if device != "cpu":
+        return False
+    if config.xla is not None:
+        return config.xla
+    return windows_per_epoch >= XLA_MIN_WINDOWS
+
+
+# An epoch is the unit of early stopping. Beyond this many training windows (hundreds of series,
+# or years of minutes) a full pass takes many minutes and early stopping reacts late, so by
+# default each epoch draws this many windows at random, a fresh draw each time.
+AUTO_EPOCH_WINDOWS = 50_000
+# Validation loss is measured on at most this many windows (a fixed, seeded sample): enough to
+# rank epochs, and a 300,000-window validation split no longer costs more than training.
+VALIDATION_WINDOWS = 20_000
+
+
+def epoch_size(windows: int, config: TrainConfig) -> int:
+    """Training windows one epoch sees: ``--epoch-windows`` (0: all), by default all up to
+    :data:`AUTO_EPOCH_WINDOWS`."""
+    if config.epoch_windows is None:
+        return min(windows, AUTO_EPOCH_WINDOWS)
+    return min(windows, config.epoch_windows or windows)
+
+
+def validation_sample(starts: np.ndarray, seed: int) -> np.ndarray:
+    """At most :data:`VALIDATION_WINDOWS` of the validation windows, the same ones every epoch."""
+    if len(starts) <= VALIDATION_WINDOWS:
+        return starts
+    chosen = np.random.default_rng(seed).choice(len(starts), VALIDATION_WINDOWS, replace=False)
+    return starts[np.sort(chosen)]
+
+
+def _note_device_settings(model: Any, config: TrainConfig, device: str) -> None:
+    """Say when a setting cannot take effect on this device, so a slow run is no mystery."""
+    if config.mixed_precision and device != "gpu":
+        logger.warning("--mixed-precision applies on a GPU only; training in float32 on the CPU")
+    if device == "gpu":
+        from rnncast.cudnn import cudnn_problems
+
+        for problem in cudnn_problems(model):
+            logger.warning("%s (training falls back to a much slower kernel)", problem)
+
+
 def fit_network(
     scaled: np.ndarray,
     n_columns: int,
@@ -87,6 +146,7 @@ def fit_network(
     val_starts: np.ndarray,
     config: TrainConfig,
     on_epoch: EpochHook | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> tuple[Any, TrainingSummary]:
     """Build a network for ``config`` and train it on the windows of ``scaled`` whose targets
     start at ``train_starts``, stopping early on those at ``val_starts``.
@@ -109,8 +169,16 @@ def fit_network(
         layers=config.layers,
         dropout=config.dropout,
         residual=config.residual,
+        mixed_precision=config.mixed_precision and device == "gpu",
     )
-    compile_model(model, config.learning_rate, config.clipnorm)
+    compile_model(
+        model,
+        config.learning_rate,
+        config.clipnorm,
+        xla=use_xla(config, device, epoch_size(len(train_starts), config)),
+        loss_scaling=config.mixed_precision and device == "gpu",
+    )
+    _note_device_settings(model, config, device)
     datasets = {
         part: window_dataset(
             scaled,
@@ -121,8 +189,9 @@ def fit_network(
             config.batch_size,
             shuffle=part == "train",
             seed=config.seed,
+            epoch_windows=epoch_size(len(train_starts), config) if part == "train" else None,
         )
-        for part, starts in (("train", train_starts), ("val", val_starts))
+        for part, starts in (("train", train_starts), ("val", validation_sample(val_starts, config.seed)))
     }
     summary = fit_model(
         model,
@@ -132,5 +201,6 @@ def fit_network(
         patience=config.patience,
         device=device,
         on_epoch=on_epoch,
+        callbacks=callbacks,
     )
     return model, summary

@@ -1,4 +1,8 @@
-"""Running a trained network: future values with real timestamps, and batch predictions."""
+"""Running a trained network: future values with real timestamps, and batch predictions.
+
+``model`` is a Keras model or a :class:`rnncast.inference.NumpyNetwork` (the same numbers, no
+TensorFlow): both answer ``predict`` and ``output_shape``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import pandas as pd
 
 from rnncast.errors import DataError
 from rnncast.frequency import future_timestamps
-from rnncast.windows import Scaler, window_dataset
+from rnncast.inference import NumpyNetwork
+from rnncast.windows import Scaler, input_windows, window_dataset
 
 if TYPE_CHECKING:
     import keras
@@ -18,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def predict_windows(
-    model: keras.Model,
+    model: keras.Model | NumpyNetwork,
     scaled_inputs: np.ndarray,
     starts: np.ndarray,
     lookback: int,
@@ -27,12 +32,18 @@ def predict_windows(
     """Scaled predictions (windows x horizon x targets) for the windows starting at ``starts``."""
     if len(starts) == 0:
         return np.empty((0, *model.output_shape[1:]))
+    if isinstance(model, NumpyNetwork):  # no tf.data: gather each batch's windows by index
+        starts = np.asarray(starts)
+        batches = (starts[i : i + batch_size] for i in range(0, len(starts), batch_size))
+        return np.concatenate(
+            [model.predict(input_windows(scaled_inputs, b, lookback).astype(np.float32)) for b in batches]
+        )
     dataset = window_dataset(scaled_inputs, None, starts, lookback, 0, batch_size)
     return np.asarray(model.predict(dataset, verbose=0), dtype=np.float64)
 
 
 def forecast_future(
-    model: keras.Model, scaler: Scaler, series: SeriesData, lookback: int, horizon: int
+    model: keras.Model | NumpyNetwork, scaler: Scaler, series: SeriesData, lookback: int, horizon: int
 ) -> pd.DataFrame:
     """Forecast the ``horizon`` steps after the series' last row, in original units.
 

@@ -234,8 +234,10 @@ def panel_for_bundle(bundle: Bundle, data: str | Path | None) -> Panel:
 def forecast_bundle(bundle: Bundle, data: str | Path | None) -> tuple[pd.DataFrame, Panel]:
     """Every series' forecast from a global model's bundle, as one long frame."""
     assert bundle.series_scalers is not None
+    from rnncast.inference import forecast_network
+
     panel = panel_for_bundle(bundle, data)
-    model = attach_model(bundle).model
+    model = forecast_network(bundle)  # NumPy, no TensorFlow, unless RNNCAST_INFERENCE=keras
     frame, skipped = forecast_panel(model, bundle.series_scalers, panel, bundle.config, bundle.scaler.kind)
     for key, why in skipped.items():
         logger.warning("series %r not forecast: %s", key, why)

@@ -18,7 +18,12 @@ Axis = int | tuple[int, ...] | None
 
 def mse(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
     """Mean squared error: ``mean((y - ŷ)²)``."""
-    return _nanmean((np.asarray(actual) - np.asarray(predicted)) ** 2, axis)
+    return _nanmean(squared_errors(actual, predicted), axis)
+
+
+def squared_errors(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``(y - ŷ)²`` per point: what :func:`mse` averages."""
+    return (np.asarray(actual) - np.asarray(predicted)) ** 2
 
 
 def rmse(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
@@ -28,16 +33,26 @@ def rmse(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.nda
 
 def mae(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
     """Mean absolute error: ``mean(|y - ŷ|)``."""
-    return _nanmean(np.abs(np.asarray(actual) - np.asarray(predicted)), axis)
+    return _nanmean(absolute_errors(actual, predicted), axis)
+
+
+def absolute_errors(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``|y - ŷ|`` per point: what :func:`mae` averages."""
+    return np.abs(np.asarray(actual) - np.asarray(predicted))
 
 
 def mape(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.ndarray:
     """Mean absolute percentage error: ``100 · mean(|y - ŷ| / |y|)`` over the points with
     ``y != 0`` (a zero actual has no percentage error; :func:`zero_actuals` counts them)."""
+    return 100.0 * _nanmean(relative_errors(actual, predicted), axis)
+
+
+def relative_errors(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``|y - ŷ| / |y|`` per point, NaN where ``y`` is 0: what :func:`mape` averages (x 100)."""
     actual = np.asarray(actual, dtype=np.float64)
     usable = actual != 0
     ratios = np.abs(actual - predicted) / np.where(usable, np.abs(actual), 1.0)
-    return 100.0 * _nanmean(np.where(usable, ratios, np.nan), axis)
+    return np.where(usable, ratios, np.nan)
 
 
 def zero_actuals(actual: np.ndarray) -> int:
@@ -50,11 +65,15 @@ def smape(actual: np.ndarray, predicted: np.ndarray, axis: Axis = None) -> np.nd
 
     A point where both ``y`` and ``ŷ`` are zero is a perfect forecast and counts as 0.
     """
+    return _nanmean(symmetric_percentage_errors(actual, predicted), axis)
+
+
+def symmetric_percentage_errors(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``200 · |y - ŷ| / (|y| + |ŷ|)`` per point (0 where both are 0): what :func:`smape` averages."""
     actual = np.asarray(actual, dtype=np.float64)
     predicted = np.asarray(predicted, dtype=np.float64)
     denominator = np.abs(actual) + np.abs(predicted)
-    terms = 200.0 * np.abs(actual - predicted) / np.where(denominator > 0, denominator, 1.0)
-    return _nanmean(terms, axis)
+    return 200.0 * np.abs(actual - predicted) / np.where(denominator > 0, denominator, 1.0)
 
 
 def seasonal_naive_mae(history: np.ndarray, period: int) -> np.ndarray:
@@ -73,10 +92,15 @@ def mase(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, axis: Axi
     Below 1: better than the seasonal-naive forecast was in sample. A zero or NaN ``s``
     (a constant history) makes the affected values NaN.
     """
+    return _nanmean(scaled_errors(actual, predicted, scale), axis)
+
+
+def scaled_errors(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``|y - ŷ| / s`` per point, NaN where ``s`` is not a positive number: what :func:`mase`
+    averages."""
     scale = np.asarray(scale, dtype=np.float64)
     usable = np.isfinite(scale) & (scale > 0)
-    errors = np.abs(np.asarray(actual) - np.asarray(predicted)) / np.where(usable, scale, np.nan)
-    return _nanmean(errors, axis)
+    return np.abs(np.asarray(actual) - np.asarray(predicted)) / np.where(usable, scale, np.nan)
 
 
 def skill(model_rmse: np.ndarray | float, baseline_rmse: np.ndarray | float) -> np.ndarray:

@@ -107,6 +107,21 @@ _LOOKS_DECORATED = re.compile(
 )
 
 
+# Values the screen of coerce_decorated_numbers looks at, and rows it reads to find them.
+_SCREENED_VALUES = 200
+_SCREENED_ROWS = 5 * _SCREENED_VALUES
+
+
+def _may_be_decorated(column: pd.Series) -> bool:
+    """Whether the first values present in the text ``column`` all look like decorated numbers
+    (False when none is present); reads only the first rows unless most of them are missing."""
+    present = column.iloc[:_SCREENED_ROWS].dropna()
+    if len(present) < _SCREENED_VALUES and len(column) > _SCREENED_ROWS:
+        present = column.dropna()
+    sample = present.head(_SCREENED_VALUES).astype(str)
+    return not sample.empty and bool(sample.str.fullmatch(_LOOKS_DECORATED).all())
+
+
 def coerce_decorated_numbers(
     frame: pd.DataFrame, notes: list[str], *, decimal_comma_likely: bool
 ) -> pd.DataFrame:
@@ -124,9 +139,9 @@ def coerce_decorated_numbers(
         column = frame[name]
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
             continue
-        present = column.dropna().astype(str)
-        if present.empty or not present.head(200).str.fullmatch(_LOOKS_DECORATED).all():
+        if not _may_be_decorated(column):
             continue  # cheap screen: dates and words leave here, before the passes over every row
+        present = column.dropna().astype(str)
         text = present.str.replace(CURRENCY_AND_SPACE, "", regex=True)
         minus = text.str.contains(_UNICODE_MINUS, regex=False)
         text = text.str.replace(_UNICODE_MINUS, "-", regex=False)

@@ -29,6 +29,7 @@ from rnncast.bundle import (
     read_history,
     save_bundle,
 )
+from rnncast.bundle_files import describe_bundle, training_data_path
 from rnncast.config import TrainConfig
 from rnncast.data import SeriesData, check_variation, load_series
 from rnncast.errors import DataError, UsageError
@@ -161,7 +162,9 @@ def train_locked(
         values[:test_start], series.columns, len(series.targets), split.val_rows, config, on_epoch
     )
     model, summary = fitted.model, fitted.summary
-    report, _ = score_windows(model, fitted.scaler, series, split.starts("test"), config, test_start)
+    report, _ = score_windows(
+        model, fitted.scaler, series, split.starts("test"), config, test_start, keep_windows=False
+    )
     metadata = {
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
@@ -311,6 +314,8 @@ def forecast(
 
     With ``output``, the forecast CSV is also written there atomically. With ``ledger``, the
     forecast is appended to the bundle's ledger (``<bundle>.ledger.csv``) for ``history``.
+    rnncast's networks run in NumPy without importing TensorFlow (:mod:`rnncast.inference`);
+    ``RNNCAST_INFERENCE=keras`` in the environment runs them in Keras instead.
     """
     bundle = load_bundle(model, with_model=False)
     if bundle.many_series:
@@ -327,8 +332,9 @@ def forecast(
     series = load_for_bundle(bundle, data)  # bad data fails before TensorFlow loads
     config = bundle.config
     from rnncast.forecasting import forecast_future
+    from rnncast.inference import forecast_network
 
-    network = attach_model(bundle).model
+    network = forecast_network(bundle)  # NumPy, no TensorFlow, unless RNNCAST_INFERENCE=keras
     frame = forecast_future(network, bundle.scaler, series, config.lookback, config.horizon)
     data_path = Path(series.fingerprint["path"])
     if output is not None:
@@ -570,8 +576,7 @@ def backtest(
 
 def info(model: str | Path = DEFAULT_RUNS_DIR / LATEST_LINK) -> dict[str, Any]:
     """What a bundle is: data, config, versions, training and metrics (no TensorFlow needed)."""
-    bundle = load_bundle(model, with_model=False)
-    return {"path": str(bundle.path), **bundle.metadata, "report": bundle.report}
+    return describe_bundle(model)
 
 
 def sketch(data: str | Path) -> dict[str, Any]:
@@ -587,11 +592,7 @@ def load_for_bundle(bundle: Bundle, data: str | Path | None) -> SeriesData:
     Raises:
         DataError: the file is gone, or its columns or frequency differ from the bundle's.
     """
-    path = Path(data) if data is not None else Path(bundle.metadata["data"]["path"])
-    if data is None and not path.exists():
-        raise DataError(
-            f"the training data {str(path)!r} no longer exists", "pass the newest data with --data"
-        )
+    path = training_data_path(bundle.metadata, data)
     check_file_fits_in_memory(path)
     config = bundle.config
     try:

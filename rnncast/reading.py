@@ -28,18 +28,22 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from rnncast.errors import DataError, first_line
 from rnncast.fileio import data_file_problem
-from rnncast.numbers import CURRENCY_AND_SPACE, coerce_decorated_numbers, thousands_dots_as_text
+
+if TYPE_CHECKING:  # pandas loads where a table is built: sniffing a file's first bytes needs none
+    import pandas as pd
 
 # Extra spellings of "missing" seen in exported and scraped files ("." is FRED's).
 MISSING_MARKERS = ["-", ".", "--", "n/a", "N/A", "null", "NULL", "None", "none", "#N/A", "nan"]
 # Bytes read to sniff encoding and delimiter.
 HEAD_BYTES = 256 * 1024
 
+# Files from this size up are parsed by pyarrow when plain (see _read_fast); smaller ones, in
+# which pandas is quick enough, never are.
+FAST_PATH_BYTES = 8 * 2**20
 # Data rows read below the header to check a delimiter, and the order ties are settled in.
 _SNIFF_ROWS = 20
 _DELIMITER_PREFERENCE = ("\t", ";", "|", ",")
@@ -78,6 +82,8 @@ def _folded(name: object) -> str:
 
 def clean_table(frame: pd.DataFrame, delimiter: str) -> tuple[pd.DataFrame, list[str]]:
     """Undo exporters' quirks in a freshly read CSV table; returns it and notes on changes."""
+    from rnncast.numbers import coerce_decorated_numbers
+
     notes: list[str] = []
     frame = _unwrap_yfinance_header(frame, notes)
     frame = _rename_repeated_columns(frame, notes)
@@ -87,6 +93,8 @@ def clean_table(frame: pd.DataFrame, delimiter: str) -> tuple[pd.DataFrame, list
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types for a damaged file
@@ -100,6 +108,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 def normalise_parquet_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A table read from Parquet as a CSV table: a saved DatetimeIndex becomes a column (even
     beside a column of the same name), names are stripped and made unique."""
+    import pandas as pd
+
     if isinstance(frame.index, pd.DatetimeIndex):
         frame = frame.reset_index(names=frame.index.name or "time", allow_duplicates=True)
     frame.columns = unique_names([str(c).strip() for c in frame.columns])
@@ -146,6 +156,10 @@ def parse_csv(
         DataError: no header, rows wider than the header, a malformed file, mixed encodings,
             or a first row that holds values rather than column names.
     """
+    import pandas as pd
+
+    from rnncast.numbers import thousands_dots_as_text
+
     if skip is None:
         skip = sniff_layout(text if text is not None else _head_text(path, encoding)).skip
     remaining = list(fallbacks)
@@ -156,14 +170,7 @@ def parse_csv(
         return _extra_fields_in_file(path, encoding, delimiter, skip)
 
     def read(**options: object) -> pd.DataFrame:
-        settings: dict[str, object] = {
-            "sep": delimiter,
-            "encoding": encoding,
-            "na_values": MISSING_MARKERS,
-            "skipinitialspace": True,
-            "index_col": False,  # a trailing delimiter must not shift the columns
-            "skiprows": skip or None,
-        }
+        settings = _read_settings(delimiter, encoding, skip)
         if text_columns:
             settings.update(_text_column_options(read_header(settings), text_columns))
         settings.update(options)
@@ -173,6 +180,17 @@ def parse_csv(
         source = io.StringIO(text) if text is not None else path
         return [str(c) for c in pd.read_csv(source, nrows=0, **settings).columns]  # type: ignore[call-overload]
 
+    def finish(frame: pd.DataFrame) -> pd.DataFrame:
+        if delimiter == ";":
+            frame = thousands_dots_as_text(frame, read)
+        frame.columns = [str(c).strip() for c in frame.columns]
+        refuse_data_as_header(path, frame)
+        return frame
+
+    # Big plain files: pyarrow's parallel parser, which reads them exactly as pandas would.
+    fast = _read_fast(path, delimiter, encoding) if text is None and not skip and not text_columns else None
+    if fast is not None:
+        return finish(fast)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -203,11 +221,41 @@ def parse_csv(
         problem = extra_fields()
         if problem is not None:
             raise problem
-    if delimiter == ";":
-        frame = thousands_dots_as_text(frame, read)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    refuse_data_as_header(path, frame)
-    return frame
+    return finish(frame)
+
+
+def release_parser_memory() -> None:
+    """Hand back to the system the memory pyarrow's allocator keeps once the tables it parsed
+    are gone (it holds on to it for reuse: hundreds of MB after a big file)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+def _read_settings(delimiter: str, encoding: str, skip: int | None) -> dict[str, object]:
+    """The ``pandas.read_csv`` options every CSV file is read with."""
+    return {
+        "sep": delimiter,
+        "encoding": encoding,
+        "na_values": MISSING_MARKERS,
+        "skipinitialspace": True,
+        "index_col": False,  # a trailing delimiter must not shift the columns
+        "skiprows": skip or None,
+    }
+
+
+def _read_fast(path: Path, delimiter: str, encoding: str) -> pd.DataFrame | None:
+    """The table of a big, plain UTF-8 file read by pyarrow's parallel parser, exactly as pandas
+    would read it; None for any other file, or where the two could differ (see
+    :mod:`rnncast.fastcsv`): pandas then parses it, quirks and all."""
+    if encoding != "utf-8-sig" or path.stat().st_size < FAST_PATH_BYTES:
+        return None
+    from rnncast import fastcsv
+
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    missing = [*_PANDAS_MISSING, *MISSING_MARKERS]
+    return fastcsv.read_plain_csv(path, _read_settings(delimiter, encoding, None), missing, head)
 
 
 # pandas' own missing-value spellings, which keep_default_na=False turns off for every column.
@@ -403,6 +451,8 @@ def _rename_repeated_columns(frame: pd.DataFrame, notes: list[str]) -> pd.DataFr
 
 def _drop_junk_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Drop empty ``Unnamed: N`` columns (trailing delimiters) and a saved 0..n-1 index."""
+    import pandas as pd
+
     junk = []
     for name in frame.columns:
         if not str(name).startswith("Unnamed: "):
@@ -522,6 +572,8 @@ def refuse_unknown_delimiter(path: Path, text: str) -> None:
 
 
 def _is_one_timestamp(text: str) -> bool:
+    import pandas as pd
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -546,6 +598,8 @@ def refuse_data_as_header(path: Path, frame: pd.DataFrame) -> None:
 
 
 def _looks_like_a_value(name: str) -> bool:
+    from rnncast.numbers import CURRENCY_AND_SPACE
+
     text = re.sub(r"\.\d+$", "", name) if re.fullmatch(r"\d{4}-\d{2}-\d{2}\.\d+", name) else name
     if re.fullmatch(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2})?)?", text):
         return True

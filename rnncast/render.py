@@ -10,10 +10,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from rnncast.evaluation import METRIC_LABELS
 from rnncast.report import format_number, format_timestamps, short_stamp
 
-ORIGINAL_COLUMNS = METRIC_LABELS
 SCALED_COLUMNS = (("mse", "scaled MSE"), ("rmse", "scaled RMSE"), ("mae", "scaled MAE"))
 
 
@@ -21,6 +19,8 @@ def metrics_table(report: dict[str, Any], title: str = "Held-out test windows") 
     """Model and baselines side by side. One target: every metric in the data's units, the
     squared and absolute errors also in scaled units. Several targets: scaled units only (the
     only units in which they add up). Skill is against the best baseline."""
+    from rnncast.evaluation import METRIC_LABELS  # NumPy and pandas: not for info's plain lines
+
     units = report.get("verdict_units", "original")
     suffix = "" if units == "original" else f", scaled units over {len(report['targets'])} targets"
     table = Table(
@@ -29,12 +29,12 @@ def metrics_table(report: dict[str, Any], title: str = "Held-out test windows") 
     )
     table.add_column("forecaster", no_wrap=True)
     extra = SCALED_COLUMNS if units == "original" else ()
-    for _, label in (*ORIGINAL_COLUMNS, *extra):
+    for _, label in (*METRIC_LABELS, *extra):
         table.add_column(label, justify="right")
     for name, values in report["metrics"].items():
         table.add_row(
             name,
-            *(format_number(values[units].get(key)) for key, _ in ORIGINAL_COLUMNS),
+            *(format_number(values[units].get(key)) for key, _ in METRIC_LABELS),
             *(format_number(values["scaled"].get(key)) for key, _ in extra),
         )
     return table

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from rnncast.errors import UsageError
 from rnncast.fileio import atomic_write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def format_timestamps(index: pd.DatetimeIndex, time_format: str | None = None) -> list[str]:
     """One format for a whole column: ``time_format`` (the input file's own spelling) when it
     writes these stamps without loss; else dates when every stamp is a naive midnight; else
     ISO 8601 date-times (with the UTC offset when the index has a zone)."""
+    import pandas as pd  # here, not above: format_number serves rnncast info, which has no pandas
+
     if time_format and index.tz is None:
         written = list(index.strftime(time_format))
         if (pd.to_datetime(written, format=time_format) == index).all():
@@ -44,6 +47,8 @@ def short_stamp(iso: Any) -> str:
 
 def forecast_csv(frame: pd.DataFrame, time_format: str | None = None) -> str:
     """A dated forecast as CSV text: the time column, then one column per target."""
+    import pandas as pd
+
     buffer = io.StringIO()
     out = frame.copy()
     out.index = pd.Index(format_timestamps(frame.index, time_format), name=frame.index.name or "time")

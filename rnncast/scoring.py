@@ -6,6 +6,7 @@ The model and every baseline forecast exactly the same windows; the results feed
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,10 +15,11 @@ import numpy as np
 from rnncast.config import TrainConfig
 from rnncast.data import SeriesData
 from rnncast.evaluation import (
+    MetricSums,
     ScoredWindows,
-    evaluation_notes,
     mase_denominator,
-    score_forecasts,
+    notes_on_scores,
+    window_parts,
     windows_with_baselines,
 )
 from rnncast.frequency import seasonal_period
@@ -45,13 +47,32 @@ def forecast_windows(
 ) -> WindowForecasts:
     """Forecast the windows whose targets start at ``starts`` with the model and every
     baseline; ``history`` (rows before the first start) is the in-sample data of MASE."""
+    values = series.frame.to_numpy()
+    predicted = np.concatenate(
+        [
+            predict_part(model, scaler, values, series.targets, starts[part], config.lookback)
+            for part in window_parts(len(starts), config.horizon * len(series.targets))
+        ]
+    )
+    return with_baselines(predicted, scaler, series, starts, config, history)
+
+
+def predict_part(
+    model: Any,
+    scaler: Scaler,
+    values: np.ndarray,
+    targets: tuple[str, ...],
+    starts: np.ndarray,
+    lookback: int,
+) -> np.ndarray:
+    """The model's forecasts (original units) of the windows whose targets start at the sorted
+    ``starts`` in ``values`` (rows x the scaler's columns), scaling only the rows their inputs
+    read: nothing after the last one's, so no window sees its future, and no copy of it all."""
     from rnncast.forecasting import predict_windows
 
-    values = series.frame.to_numpy()
-    # Inputs of the last window end the row before it starts: nothing later is even scaled.
-    known = scaler.transform(values[: int(starts[-1])])
-    predicted = scaler.inverse(predict_windows(model, known, starts, config.lookback), series.targets)
-    return with_baselines(predicted, scaler, series, starts, config, history)
+    first = int(starts[0]) - lookback if len(starts) else 0
+    known = scaler.transform(values[first : int(starts[-1]) if len(starts) else 0])
+    return scaler.inverse(predict_windows(model, known, starts - first, lookback), targets)
 
 
 def with_baselines(
@@ -64,17 +85,38 @@ def with_baselines(
 ) -> WindowForecasts:
     """The model's ``predicted`` windows (original units) beside the baselines' forecasts of
     the same windows and the actual values, ready for scoring."""
+    mase = mase_denominator(observed_targets(series, history), season_of(config, series))
+    return _with_baselines(predicted, scaler, series, series.frame.to_numpy(), starts, config, mase)
+
+
+def observed_targets(series: SeriesData, rows: slice) -> np.ndarray:
+    """The target values of ``rows`` (rows x targets), NaN where ``--fill`` made them up: they
+    were never observed, so no forecast is scored against them."""
+    observed = series.frame.to_numpy()[rows, : len(series.targets)].astype(np.float64)  # a copy
+    if series.filled is not None and series.filled.any():
+        observed[series.filled[rows]] = np.nan
+    return observed
+
+
+def _with_baselines(
+    predicted: np.ndarray,
+    scaler: Scaler,
+    series: SeriesData,
+    values: np.ndarray,
+    starts: np.ndarray,
+    config: TrainConfig,
+    mase: tuple[np.ndarray, int],
+) -> WindowForecasts:
+    """:func:`with_baselines` given the series' ``values`` and the MASE scale and period."""
     n_targets = len(series.targets)
-    values = series.frame.to_numpy()
-    period = season_of(config, series)
     target_values = values[:, :n_targets]
-    actual, forecasts = windows_with_baselines(target_values, starts, predicted, config.lookback, period)
-    observed = target_values.copy()
+    actual, forecasts = windows_with_baselines(
+        target_values, starts, predicted, config.lookback, season_of(config, series)
+    )
     if series.filled is not None and series.filled.any():
         # Values --fill made up were never observed: no forecast is scored against them.
-        observed[series.filled] = np.nan
         actual = np.where(target_windows(series.filled, starts, config.horizon), np.nan, actual)
-    mase_scale, mase_period = mase_denominator(observed[history], period)
+    mase_scale, mase_period = mase
     shape = (len(starts), 1, n_targets)
     return WindowForecasts(
         actual,
@@ -105,22 +147,40 @@ def score_windows(
     starts: np.ndarray,
     config: TrainConfig,
     history_end: int,
-) -> tuple[dict[str, Any], ScoredWindows]:
-    """Score the model and the baselines on the windows whose targets start at ``starts``;
-    the rows before ``history_end`` (at most ``starts[0]``) are the in-sample data of MASE."""
-    windows = forecast_windows(model, scaler, series, starts, config, slice(0, history_end))
-    scores = score_forecasts(
-        windows.actual, windows.forecasts, series.targets, windows.unit_scale, windows.mase_scale
-    )
+    *,
+    keep_windows: bool = True,
+) -> tuple[dict[str, Any], ScoredWindows | None]:
+    """Score the model and the baselines on the windows whose targets start at the sorted
+    ``starts``; the rows before ``history_end`` (at most ``starts[0]``) are the in-sample data
+    of MASE.
+
+    The windows are forecast and scored a part at a time, so memory stays bounded however many
+    there are. With ``keep_windows``, every window's forecasts are also returned (for
+    forecasts.csv and plots, which need them all); without, the second item is None.
+    """
+    period = season_of(config, series)
+    mase = mase_denominator(observed_targets(series, slice(0, history_end)), period)
+    values = series.frame.to_numpy()
+    sums = MetricSums()
+    kept: list[WindowForecasts] = []
+    for part in window_parts(len(starts), config.horizon * len(series.targets)):
+        predicted = predict_part(model, scaler, values, series.targets, starts[part], config.lookback)
+        windows = _with_baselines(predicted, scaler, series, values, starts[part], config, mase)
+        # Baselines are those of the first windows (seasonal_naive needs a season before them).
+        forecasts = {name: windows.forecasts[name] for name in sums.names or windows.forecasts}
+        sums.add(windows.actual, forecasts, windows.unit_scale, windows.mase_scale)
+        if keep_windows:
+            kept.append(dataclasses.replace(windows, forecasts=forecasts))
     report = {
         "split": "test",
         **window_summary(series, starts, config),
-        "mase_period": windows.mase_period,
-        **scores,
-        "evaluation_notes": evaluation_notes(
-            windows.forecasts, windows.actual, season_of(config, series), config.lookback
-        ),
+        "mase_period": mase[1],
+        **sums.report(series.targets),
+        "evaluation_notes": notes_on_scores(sums.names, sums.finite_actuals, period, config.lookback),
     }
+    if not keep_windows:
+        return report, None
+    windows = pool_windows(kept)
     scored = ScoredWindows(
         series.index,
         starts,

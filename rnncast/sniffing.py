@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from rnncast.data import numeric_columns, resolve_targets, resolve_time_column
 from rnncast.errors import DataError, RnncastError
 from rnncast.fileio import data_file_problem
-from rnncast.frequency import infer_frequency
 from rnncast.reading import (
     HEAD_BYTES,
     clean_table,
@@ -27,7 +23,9 @@ from rnncast.reading import (
     refuse_unknown_delimiter,
     sniff_layout,
 )
-from rnncast.timestamps import parse_timestamps
+
+if TYPE_CHECKING:  # pandas loads once the file has passed the checks on its path and first bytes
+    import pandas as pd
 
 # Bytes read from each end of the file: a few thousand rows of a typical series.
 SNIFF_BYTES = HEAD_BYTES
@@ -101,6 +99,8 @@ def _sketch_csv(path: Path, size: int) -> dict[str, Any]:
     if last_line is not None and time_col is not None and time_col in frame.columns:
         tail_frame = _parse_csv_text(path, f"{header_line}\n{last_line}\n", delimiter, quiet=True)
         if time_col in tail_frame.columns and len(tail_frame):
+            import pandas as pd
+
             # Parsed beside the head's values, so the tail is read in the format chosen for them.
             stamps = pd.concat([frame[time_col].dropna().astype(str), tail_frame[time_col].astype(str)])
             sketch["last_timestamp"] = _timestamp_at(stamps.reset_index(drop=True).to_frame(), time_col, -1)
@@ -118,6 +118,8 @@ def _parse_csv_text(path: Path, text: str, delimiter: str, *, quiet: bool = Fals
     """Parse CSV text from one end of the file as ``read_table`` parses the whole file, with the
     same diagnoses; ``quiet`` gives an empty table instead of an error (for the tail, which is
     only a bonus)."""
+    import pandas as pd
+
     try:
         if not quiet:
             refuse_unknown_delimiter(path, text)
@@ -136,6 +138,7 @@ def _last_line(text: str) -> str | None:
 
 
 def _sketch_parquet(path: Path) -> dict[str, Any]:
+    import pandas as pd
     import pyarrow.parquet as pq
 
     try:
@@ -160,6 +163,10 @@ def _sketch_parquet(path: Path) -> dict[str, Any]:
 
 def _describe_columns(path: Path, frame: pd.DataFrame) -> dict[str, Any]:
     """Columns and their kinds, the time column, default target and head timestamps."""
+    from rnncast.data import numeric_columns, resolve_targets, resolve_time_column
+    from rnncast.frequency import infer_frequency
+    from rnncast.timestamps import parse_timestamps
+
     if frame.empty and not len(frame.columns):
         raise DataError(f"{path.name} has no header row", "add a header such as 'date,value'")
     numbers = set(numeric_columns(frame))
@@ -197,6 +204,8 @@ def _describe_columns(path: Path, frame: pd.DataFrame) -> dict[str, Any]:
 
 def _timestamp_at(frame: pd.DataFrame, column: str, position: int) -> str | None:
     """The timestamp in ``column`` at ``position``, or None when it does not parse."""
+    from rnncast.timestamps import parse_timestamps
+
     if column not in frame.columns or frame.empty:
         return None
     with warnings.catch_warnings():

@@ -17,6 +17,7 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,8 +45,15 @@ def parse_timestamps(values: pd.Series, name: str) -> tuple[pd.DatetimeIndex, li
     text = values.astype(str).str.strip()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas' format-inference chatter
-        _refuse_mixed_zones(text, name)
-        index, notes = _parse_text(text, name)
+        plain = _plain_iso(text)
+        iso = (plain, []) if plain is not None else _try_format(text, "ISO8601")
+        if iso is not None and iso[0].tz is None:
+            # The common case, cheaply: ISO 8601 throughout and no UTC offset anywhere (one would
+            # have made the result zone-aware, or failed it), so nothing to refuse or to choose.
+            index, notes = iso
+        else:
+            _refuse_mixed_zones(text, name)
+            index, notes = _parse_text(text, name, iso)
     if index.hasnans:  # "NaT" parses as no time at all
         positions = np.flatnonzero(index.isna())
         raise DataError(
@@ -54,6 +62,73 @@ def parse_timestamps(values: pd.Series, name: str) -> tuple[pd.DatetimeIndex, li
             "fill in or delete those rows",
         )
     return index, notes
+
+
+# The plain ISO 8601 layouts _plain_iso reads in bulk (the first value's, every value the same).
+_PLAIN_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?", re.ASCII)
+# Rows converted at a time (bounds the temporary arrays).
+_PLAIN_ISO_ROWS = 1 << 20
+_FIRST_YEAR = np.datetime64("0001-01-01", "s")  # pandas refuses year 0, numpy takes it
+
+
+def _plain_iso(text: pd.Series) -> pd.DatetimeIndex | None:
+    """The timestamps of a column written throughout in the first value's plain ISO 8601 layout
+    (``2024-01-31``, ``2024-01-31 13:00``, ``2024-01-31T13:00:00``), checked byte by byte and
+    parsed by numpy in bulk: exactly what pandas' ISO 8601 parser returns, in a fraction of its
+    time on millions of rows. None for anything else (another layout in any row, a zone, a date
+    that does not exist, text that is not ASCII): pandas then reads the column."""
+    import pyarrow as pa
+
+    if text.empty or not isinstance(text.iloc[0], str) or not _PLAIN_ISO.fullmatch(text.iloc[0]):
+        return None
+    layout = text.iloc[0].encode()
+    try:
+        strings = pa.array(text, type=pa.large_string())  # no copy of pandas' arrow strings
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    seconds = np.empty(len(text), dtype=np.int64)
+    done = 0
+    for chunk in strings.chunks if isinstance(strings, pa.ChunkedArray) else [strings]:
+        for start in range(0, len(chunk), _PLAIN_ISO_ROWS):
+            stamps = _plain_iso_stamps(chunk.slice(start, _PLAIN_ISO_ROWS), layout)
+            if stamps is None:
+                return None
+            seconds[done : done + len(stamps)] = stamps.view(np.int64)
+            done += len(stamps)
+    # The resolution pandas gives such text (microseconds from pandas 3, nanoseconds before).
+    unit = np.datetime_data(pd.to_datetime(text.iloc[:1], format="ISO8601").dtype)[0]
+    per_second = int(np.timedelta64(1, "s") // np.timedelta64(1, unit))
+    if max(-int(seconds.min()), int(seconds.max())) > np.iinfo(np.int64).max // per_second:
+        return None  # beyond the unit's range: pandas reports it
+    if per_second > 1:
+        seconds *= per_second
+    return pd.DatetimeIndex(seconds.view(f"datetime64[{unit}]"), name=text.name, copy=False)
+
+
+def _plain_iso_stamps(chunk: Any, layout: bytes) -> np.ndarray | None:
+    """The large-string arrow array ``chunk`` as datetime64[s] when every value is written like
+    ``layout`` (digits where it has digits, its very separators elsewhere) and is a real time;
+    else None."""
+    width = len(layout)
+    if chunk.null_count or not len(chunk):
+        return None
+    _, offset_buffer, data_buffer = chunk.buffers()
+    offsets = np.frombuffer(offset_buffer, dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
+    if (np.diff(offsets) != width).any():
+        return None
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    # Per position: the lowest byte allowed and how far above it ("0" + 9 for a digit, exactly
+    # the separator otherwise); below the lowest wraps round to a big difference.
+    template = np.frombuffer(layout, dtype=np.uint8)
+    digit = (template >= ord("0")) & (template <= ord("9"))
+    lowest = np.where(digit, ord("0"), template).astype(np.uint8)
+    if ((data.reshape(-1, width) - lowest) > np.where(digit, 9, 0)).any():
+        return None
+    try:
+        stamps = data.view(f"S{width}").astype("datetime64[s]")
+    except ValueError:  # a month 13, a 30 February, an hour 24, ...
+        return None
+    return stamps if stamps.min() >= _FIRST_YEAR else None
 
 
 # A UTC offset or zone after a time of day: "13:00+01:00", "13:00:00.5Z", "13:00 UTC".
@@ -130,8 +205,10 @@ def _number_dates(numbers: np.ndarray) -> tuple[str, str] | None:
     return None
 
 
-def _parse_text(text: pd.Series, name: str) -> tuple[pd.DatetimeIndex, list[str]]:
-    iso = _try_format(text, "ISO8601")
+def _parse_text(
+    text: pd.Series, name: str, iso: tuple[pd.DatetimeIndex, list[str]] | None
+) -> tuple[pd.DatetimeIndex, list[str]]:
+    """The column read in the one format that fits it best; ``iso`` is its ISO 8601 reading."""
     if iso is not None:
         return iso
     _refuse_ambiguous_spellings(text, name)

@@ -6,7 +6,7 @@ import contextlib
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,16 +83,19 @@ def seed_everything(seed: int) -> None:
 def fit_model(
     model: keras.Model,
     train_data: tf.data.Dataset,
-    val_data: tf.data.Dataset,
+    val_data: tf.data.Dataset | None,
     *,
     epochs: int,
     patience: int,
     device: str,
     on_epoch: EpochHook | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainingSummary:
     """Train with early stopping on validation loss, restoring the best epoch's weights.
 
-    ``patience`` 0 trains all ``epochs`` (the best weights are still restored).
+    ``patience`` 0 trains all ``epochs`` (the best weights are still restored). Without
+    ``val_data`` (fine-tuning) every epoch runs and the last weights are kept. ``callbacks``
+    are extra Keras callbacks (benchmarks use one to score the test split after each epoch).
 
     Raises:
         TrainingError: the loss became NaN or infinite.
@@ -100,22 +103,22 @@ def fit_model(
     keras = backend.keras()
     tf = backend.tensorflow()
 
-    class StopOnNonFiniteLoss(keras.callbacks.Callback):
-        # Keras' TerminateOnNaN prints to stdout, which would corrupt --json output.
-        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-            loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                self.model.stop_training = True
-
-    class EpochProgress(keras.callbacks.Callback):
+    class EpochEnd(keras.callbacks.Callback):
+        # Checked once per epoch, not per batch: reading a batch's loss forces the host to wait
+        # for the device at every step, which costs more than the step itself for small RNNs.
+        # An epoch's mean loss is NaN or infinite as soon as one batch's was. (Keras'
+        # TerminateOnNaN would also print to stdout and corrupt --json output.)
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            values = {k: float(v) for k, v in (logs or {}).items()}
+            if not all(math.isfinite(v) for v in values.values()):
+                self.model.stop_training = True
             if on_epoch is not None:
-                on_epoch(epoch + 1, epochs, {k: float(v) for k, v in (logs or {}).items()})
+                on_epoch(epoch + 1, epochs, values)
 
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience or epochs, restore_best_weights=True
     )
-    callbacks = [StopOnNonFiniteLoss(), stopper, EpochProgress()]
+    all_callbacks = [*callbacks, EpochEnd()] if val_data is None else [*callbacks, stopper, EpochEnd()]
     started = time.perf_counter()
     with (
         tf.device("/GPU:0" if device == "gpu" else "/CPU:0"),
@@ -128,7 +131,7 @@ def fit_model(
             train_data,
             validation_data=val_data,
             epochs=epochs,
-            callbacks=callbacks,
+            callbacks=all_callbacks,
             shuffle=False,  # the dataset shuffles itself, reproducibly
             verbose=0,
         )
@@ -142,12 +145,12 @@ def fit_model(
             "epoch(s)",
             "lower --learning-rate or --clipnorm, or check the data for extreme values",
         )
-    val = losses["val_loss"]
-    best = min(range(len(val)), key=val.__getitem__)
+    val = losses.get("val_loss", losses["loss"])
+    best = min(range(len(val)), key=val.__getitem__) if val_data is not None else len(val) - 1
     return TrainingSummary(
         epochs_run=len(val),
         best_epoch=best + 1,
-        best_val_loss=val[best],
+        best_val_loss=val[best] if val_data is not None else math.nan,
         final_loss=losses["loss"][-1],
         stopped_early=len(val) < epochs,
         device=device,

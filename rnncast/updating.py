@@ -189,9 +189,10 @@ def fine_tune_windows(
     on_epoch: EpochHook | None,
 ) -> dict[str, float]:
     """Continue training the bundle's network on the windows at ``starts`` (weights kept)."""
-    from rnncast import backend
+    from rnncast.errors import TrainingError
+    from rnncast.fitting import epoch_size, use_xla
     from rnncast.models import compile_model
-    from rnncast.training import seed_everything, select_device
+    from rnncast.training import fit_model, seed_everything, select_device
     from rnncast.windows import window_dataset
 
     config = bundle.config
@@ -199,7 +200,12 @@ def fine_tune_windows(
     device = select_device(config.device)
     seed_everything(config.seed)
     model = bundle.model
-    compile_model(model, config.learning_rate * LEARNING_RATE_FACTOR, config.clipnorm)
+    compile_model(
+        model,
+        config.learning_rate * LEARNING_RATE_FACTOR,
+        config.clipnorm,
+        xla=use_xla(config, device, epoch_size(len(starts), config)),
+    )
     dataset = window_dataset(
         scaled,
         scaled[:, :n_targets],
@@ -210,28 +216,14 @@ def fine_tune_windows(
         shuffle=True,
         seed=config.seed,
     )
-    keras = backend.keras()
-    tf = backend.tensorflow()
-
-    class Progress(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            loss = float((logs or {}).get("loss", np.nan))
-            if not np.isfinite(loss):
-                self.model.stop_training = True
-            elif on_epoch is not None:
-                on_epoch(epoch + 1, epochs, {"loss": loss})
-
-    with tf.device("/GPU:0" if device == "gpu" else "/CPU:0"):
-        history = model.fit(dataset, epochs=epochs, shuffle=False, verbose=0, callbacks=[Progress()])
-    losses = [float(v) for v in history.history.get("loss", [])]
-    if not losses or not all(np.isfinite(losses)):
-        from rnncast.errors import TrainingError
-
+    try:
+        summary = fit_model(model, dataset, None, epochs=epochs, patience=0, device=device, on_epoch=on_epoch)
+    except TrainingError:
         raise TrainingError(
             "fine-tuning diverged: the loss became NaN or infinite",
             "retrain the model (rnncast train), or lower its --learning-rate",
-        )
-    return {"final_loss": losses[-1]}
+        ) from None
+    return {"final_loss": summary.final_loss}
 
 
 def _lineage_step(

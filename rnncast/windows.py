@@ -15,7 +15,6 @@ import numpy as np
 
 from rnncast import backend
 from rnncast.errors import BundleError, DataError
-from rnncast.frequency import frequency_family
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -178,11 +177,14 @@ def window_dataset(
     *,
     shuffle: bool = False,
     seed: int = 0,
+    epoch_windows: int | None = None,
 ) -> tf.data.Dataset:
     """A ``tf.data`` pipeline of (input window, target window) batches.
 
     Only the scaled arrays live in memory; each batch is gathered from them by index, so no
-    copy per window is ever materialised.
+    copy per window is ever materialised. With ``shuffle`` and ``epoch_windows``, each pass
+    draws that many windows at random (a fresh draw every epoch), so an epoch over a very long
+    series stays short while every window still gets its turn over the epochs.
     """
     tf = backend.tensorflow()
 
@@ -191,6 +193,8 @@ def window_dataset(
     dataset = tf.data.Dataset.from_tensor_slices(starts.astype(np.int64))
     if shuffle:
         dataset = dataset.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
+        if epoch_windows is not None and epoch_windows < len(starts):
+            dataset = dataset.take(epoch_windows)
     dataset = dataset.batch(batch_size)
     if targets is None:
 
@@ -228,6 +232,8 @@ _DEFAULT_WINDOWS = {
 
 def default_window_lengths(frequency: str) -> tuple[int, int]:
     """Default ``(lookback, horizon)`` for data of ``frequency``."""
+    from rnncast.frequency import frequency_family  # pandas: not needed to read a bundle's scaler
+
     return _DEFAULT_WINDOWS[frequency_family(frequency)]
 
 
