@@ -3,7 +3,7 @@ pandas would give.
 
 :func:`rnncast.reading.parse_csv` parses with pandas, whose options and quirk handlers define
 what a file means. On a big file whose head pandas reads plainly, :func:`read_plain_csv` parses
-it with pyarrow instead (several times faster on an ordinary machine), fixing every column's type
+it with pyarrow instead (on several cores, several times faster), fixing every column's type
 from pandas' reading of the head and checking what could read differently: it returns None,
 and the caller parses with pandas as before, whenever the two might disagree. Anything unusual
 anywhere in the file (a row of another width, bytes that are not UTF-8, a quoted line break, a
@@ -132,16 +132,13 @@ def _arrow_read(
     for name, dtype in dtypes:
         column, table = table.column(0), table.remove_column(0)
         if name in floats:
-            values = _floats(column.to_numpy())
-            if values is not None:
-                block[floats.index(name)] = values
+            values = _floats(_fill_row(block[floats.index(name)], column), column.null_count)
         else:
             values = others[name] = _to_pandas_column(column, dtype)
         del column
         if values is None:
             return None
     del table
-    pa.default_memory_pool().release_unused()  # hand back the parser's blocks before the frame grows
     frame = pd.DataFrame(block.T, columns=floats, copy=False)
     for position, (name, _) in enumerate(dtypes):
         if name in others:
@@ -163,12 +160,22 @@ def _to_pandas_column(column: Any, dtype: Any) -> np.ndarray | pd.Series | None:
     return values if values.dtype == dtype else values.astype(dtype)
 
 
-def _floats(values: np.ndarray) -> np.ndarray | None:
-    """Numbers pyarrow read (missing as NaN); None where pandas might have read text instead."""
+def _fill_row(row: np.ndarray, column: Any) -> np.ndarray:
+    """Copy the float64 pyarrow ``column`` (missing values as NaN) into ``row``, chunk by chunk:
+    one copy, straight into the frame's memory."""
+    done = 0
+    for chunk in column.chunks:
+        row[done : done + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        done += len(chunk)
+    return row
+
+
+def _floats(values: np.ndarray, missing: int) -> np.ndarray | None:
+    """Numbers pyarrow read, of which ``missing`` were missing values (NaN); None where pandas
+    might have read text instead: NaN or infinity written out ("NAN", "+inf", a 400-digit
+    number), which pandas reads as text, or as a number, depending on the spelling."""
     finite = np.isfinite(values)
-    # NaN or infinity from the text ("NAN", "+inf"), not from a missing value: pandas may read
-    # such spellings as text; huge integers it reads as integers or text.
-    if not finite.all() and (np.isinf(values).any() or np.isnan(values).sum() != (~finite).sum()):
+    if not finite.all() and (np.isinf(values).any() or np.isnan(values).sum() != missing):
         return None
     return values
 
@@ -189,7 +196,7 @@ def _integers(column: Any) -> np.ndarray | None:
     except pa.ArrowInvalid:
         pass  # decimals below the head, or integers beyond int64
     try:
-        values = _floats(pc.cast(column, pa.float64()).to_numpy())
+        values = _floats(pc.cast(column, pa.float64()).to_numpy(), column.null_count)
     except pa.ArrowInvalid:
         return None
     if values is not None and np.nanmax(np.abs(values), initial=0.0) >= _EXACT_INTEGERS:

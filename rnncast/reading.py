@@ -42,8 +42,10 @@ MISSING_MARKERS = ["-", ".", "--", "n/a", "N/A", "null", "NULL", "None", "none",
 HEAD_BYTES = 256 * 1024
 
 # Files from this size up are parsed by pyarrow when plain (see _read_fast); smaller ones, in
-# which pandas is quick enough, never are.
+# which pandas is quick enough, never are. pyarrow's parser gains on pandas' by running on
+# several cores: on two it is no faster, once its table is converted (benchmarks/big_csv.py).
 FAST_PATH_BYTES = 8 * 2**20
+FAST_PATH_CPUS = 4
 # Data rows read below the header to check a delimiter, and the order ties are settled in.
 _SNIFF_ROWS = 20
 _DELIMITER_PREFERENCE = ("\t", ";", "|", ",")
@@ -250,7 +252,12 @@ def _read_fast(path: Path, delimiter: str, encoding: str) -> pd.DataFrame | None
     :mod:`rnncast.fastcsv`): pandas then parses it, quirks and all."""
     if encoding != "utf-8-sig" or path.stat().st_size < FAST_PATH_BYTES:
         return None
+    import pyarrow as pa
+
     from rnncast import fastcsv
+
+    if pa.cpu_count() < FAST_PATH_CPUS:
+        return None
 
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)

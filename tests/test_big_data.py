@@ -33,6 +33,7 @@ def fast_reads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
         return frame
 
     monkeypatch.setattr(reading, "FAST_PATH_BYTES", 0)
+    monkeypatch.setattr(reading, "FAST_PATH_CPUS", 1)
     monkeypatch.setattr(fastcsv, "read_plain_csv", spy)
     return taken
 
@@ -114,22 +115,30 @@ def test_quirky_files_read_the_same_either_way(
     assert_same(*both_ways(path, monkeypatch))
 
 
+@pytest.mark.parametrize("decimals", [False, True])
 @pytest.mark.parametrize(
     ("late_row", "taken"),
     [
         ("9,x", False),  # text in a number column: pandas reads the column as text
         ("9,1.5,7", False),  # a row wider than the header: pandas' diagnosis
         ("9,0x1F", False),  # hexadecimal, which pyarrow would read as a number
+        ("9,NAN", False),  # NaN and infinity written out: pandas reads some spellings as text
+        ("9,+inf", False),
         ("9,7.0", True),  # integers that turn decimal: floats either way
-        ("9,", True),  # a missing value among integers: floats either way
+        ("9,", True),  # a missing value: NaN either way
         ("9, 2.5", None),  # a space before a number: 2.5 either way
     ],
 )
 def test_a_quirk_below_the_head_leaves_the_file_to_pandas(
-    late_row: str, taken: bool | None, tmp_path: Path, fast_reads: list[bool], monkeypatch: pytest.MonkeyPatch
+    late_row: str,
+    taken: bool | None,
+    decimals: bool,
+    tmp_path: Path,
+    fast_reads: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rows = 40_000  # past the head pandas and pyarrow are compared on
-    lines = ["t,v", *(f"{i},{i % 100}" for i in range(rows)), late_row]
+    lines = ["t,v", *(f"{i},{i % 100}{'.5' if decimals else ''}" for i in range(rows)), late_row]
     path = tmp_path / "late.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert path.stat().st_size > reading.HEAD_BYTES
