@@ -14,12 +14,14 @@ is deserialised with ``safe_mode=True``: a bundle can never run code.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -217,9 +219,21 @@ def attach_model(bundle: Bundle) -> Bundle:
 def _load_keras_model(
     model_path: Path, config: TrainConfig, n_inputs: int, n_targets: int, checksum: str | None
 ) -> keras.Model:
-    # The bytes are read once, checked against the checksum the metadata (already read) records,
-    # and loaded from a private copy: a bundle replaced meanwhile by another run cannot pair its
-    # model with the old metadata and scaler.
+    with checked_model_copy(model_path, checksum) as (copy, _):
+        return _load_checked_archive(copy, config, n_inputs, n_targets)
+
+
+@contextlib.contextmanager
+def checked_model_copy(model_path: Path, checksum: str | None) -> Iterator[tuple[Path, bytes]]:
+    """A private copy of the bundle's model archive and its bytes, once they match ``checksum``
+    and pass :func:`check_model_archive` (foreign classes, unexpected members, zip bombs).
+
+    The bytes are read once and only they are used: a bundle replaced meanwhile by another run
+    cannot pair its model with the metadata and scaler already read and verified.
+
+    Raises:
+        BundleError: the file changed since its checksum was recorded, or the archive is unsafe.
+    """
     data = model_path.read_bytes()
     if checksum is not None and hashlib.sha256(data).hexdigest() != checksum:
         raise BundleError(
@@ -231,7 +245,7 @@ def _load_keras_model(
         copy = Path(private) / MODEL_FILE
         copy.write_bytes(data)
         check_model_archive(copy)
-        return _load_checked_archive(copy, config, n_inputs, n_targets)
+        yield copy, data
 
 
 def _load_checked_archive(

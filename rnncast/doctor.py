@@ -103,18 +103,10 @@ def _configured_network(model: str | Path | None) -> dict[str, Any]:
 
 def _default_network(config: TrainConfig) -> Any:
     """The network ``rnncast train`` builds from ``config``, for one target: built, not trained."""
-    from rnncast.models import ModelShape, build_model
+    from rnncast.models import ModelShape, build_for_config
 
     shape = ModelShape(config.lookback or PLACEHOLDER_WINDOW, config.horizon or 1, 1, 1)
-    return build_model(
-        shape,
-        cell=config.model,
-        bidirectional=config.bidirectional,
-        units=config.units,
-        layers=config.layers,
-        dropout=config.dropout,
-        residual=config.residual,
-    )
+    return build_for_config(shape, config)
 
 
 def describe_network(config: TrainConfig) -> str:

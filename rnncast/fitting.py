@@ -154,23 +154,14 @@ def fit_network(
     ``scaled`` may hold several series one after another: windows never cross from one to the
     next as long as every start lies ``lookback`` rows after its series began.
     """
-    from rnncast.models import ModelShape, build_model, compile_model
+    from rnncast.models import ModelShape, build_for_config, compile_model
     from rnncast.training import fit_model, seed_everything, select_device
 
     assert config.lookback is not None and config.horizon is not None
     device = select_device(config.device)
     seed_everything(config.seed)
     shape = ModelShape(config.lookback, config.horizon, n_columns, n_targets)
-    model = build_model(
-        shape,
-        cell=config.model,
-        bidirectional=config.bidirectional,
-        units=config.units,
-        layers=config.layers,
-        dropout=config.dropout,
-        residual=config.residual,
-        mixed_precision=config.mixed_precision and device == "gpu",
-    )
+    model = build_for_config(shape, config, mixed_precision=config.mixed_precision and device == "gpu")
     compile_model(
         model,
         config.learning_rate,

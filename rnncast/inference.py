@@ -18,21 +18,18 @@ debugging); any other value, or none, uses NumPy where it can.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnncast.bundle import MODEL_FILE, Bundle, attach_model, check_model_archive
+from rnncast.bundle import MODEL_FILE, Bundle, attach_model, checked_model_copy
 from rnncast.errors import BundleError
 
 if TYPE_CHECKING:
@@ -152,29 +149,16 @@ def network_from_archive(config: Any, weights: bytes) -> NumpyNetwork:
 def _checked_archive(bundle: Bundle) -> tuple[Any, bytes]:
     """config.json (parsed) and model.weights.h5 (bytes) from the bundle's model, once its bytes
     match the recorded checksum and the archive passes :func:`check_model_archive`."""
-    # As in rnncast.bundle: read once, check, and use only those bytes, so a bundle replaced
-    # meanwhile cannot pair its model with the already-verified metadata and scaler.
-    model_path = bundle.path / MODEL_FILE
-    data = model_path.read_bytes()
     checksum = bundle.metadata.get("files", {}).get(MODEL_FILE)
-    if checksum is not None and hashlib.sha256(data).hexdigest() != checksum:
-        raise BundleError(
-            f"{MODEL_FILE} in {bundle.path} changed while it was being loaded (another run "
-            "replaced the bundle?)",
-            "run the command again",
-        )
-    with tempfile.TemporaryDirectory(prefix="rnncast-model-") as private:
-        copy = Path(private) / MODEL_FILE
-        copy.write_bytes(data)
-        check_model_archive(copy)  # refuses foreign classes, unexpected members, zip bombs
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return json.loads(archive.read("config.json")), archive.read("model.weights.h5")
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise BundleError(
-            f"{MODEL_FILE} in {bundle.path} is not a Keras model archive ({exc})",
-            "retrain the model or restore the bundle from a good copy",
-        ) from exc
+    with checked_model_copy(bundle.path / MODEL_FILE, checksum) as (_, data):
+        try:  # only the checked bytes, never the file again
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                return json.loads(archive.read("config.json")), archive.read("model.weights.h5")
+        except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+            raise BundleError(
+                f"{MODEL_FILE} in {bundle.path} is not a Keras model archive ({exc})",
+                "retrain the model or restore the bundle from a good copy",
+            ) from exc
 
 
 # --- the network -------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from rnncast import backend
 if TYPE_CHECKING:
     import keras
 
+    from rnncast.config import TrainConfig
+
 _CELL_LAYERS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 
 
@@ -73,6 +75,20 @@ def build_model(
     if residual:
         outputs = kl.Add(name="plus_last_value")([outputs, _last_target_values(inputs, shape)])
     return keras.Model(inputs, outputs, name=f"rnncast_{cell}")
+
+
+def build_for_config(shape: ModelShape, config: TrainConfig, *, mixed_precision: bool = False) -> keras.Model:
+    """The network ``config`` describes (cell, bidirectional, units, layers, dropout, residual)."""
+    return build_model(
+        shape,
+        cell=config.model,
+        bidirectional=config.bidirectional,
+        units=config.units,
+        layers=config.layers,
+        dropout=config.dropout,
+        residual=config.residual,
+        mixed_precision=mixed_precision,
+    )
 
 
 def _last_target_values(inputs: keras.KerasTensor, shape: ModelShape) -> keras.KerasTensor:
