@@ -20,7 +20,7 @@ import pandas as pd
 from rnncast.baselines import naive_forecast, seasonal_naive_forecast
 from rnncast.bundle import Bundle, load_bundle
 from rnncast.data import SeriesData
-from rnncast.errors import DataError, QualityGateError
+from rnncast.errors import QualityGateError
 from rnncast.frequency import seasonal_period
 from rnncast.ledger import append_to_ledger, forecast_rows, ledger_path, read_ledger, realised_errors
 from rnncast.locking import exclusive
@@ -287,9 +287,4 @@ def members_for(bundle: Bundle, data: str | Path | None) -> dict[str, SeriesData
     from rnncast.pipeline import load_for_bundle
 
     # The training file as it is now (new actuals are the point here, not worth a warning).
-    path = Path(data) if data is not None else Path(bundle.metadata["data"]["path"])
-    if data is None and not path.exists():  # not "check the path": the user never named it
-        raise DataError(
-            f"the training data {str(path)!r} no longer exists", "pass the newest data with --data"
-        )
-    return {SINGLE_SERIES_ID: load_for_bundle(bundle, path)}
+    return {SINGLE_SERIES_ID: load_for_bundle(bundle, data)}

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rnncast.bundle import Bundle, attach_model, save_bundle
+from rnncast.bundle_files import training_data_path
 from rnncast.config import TrainConfig
 from rnncast.errors import DataError, UsageError
 from rnncast.panel import (
@@ -207,11 +208,7 @@ def _split_summary(panel: Panel, splits: dict[str, Split]) -> dict[str, Any]:
 
 def panel_for_bundle(bundle: Bundle, data: str | Path | None) -> Panel:
     """Load ``data`` (default: the training file) the way the global model was trained."""
-    path = Path(data) if data is not None else Path(bundle.metadata["data"]["path"])
-    if data is None and not path.exists():
-        raise DataError(
-            f"the training data {str(path)!r} no longer exists", "pass the newest data with --data"
-        )
+    path = training_data_path(bundle.metadata, data)
     check_file_fits_in_memory(path)
     config = bundle.config
     if not config.series_columns:

@@ -28,6 +28,7 @@ from rnncast.bundle import (
     read_history,
     save_bundle,
 )
+from rnncast.bundle_files import training_data_path
 from rnncast.data import SeriesData, rows_digest
 from rnncast.errors import DataError, HistoryRewrittenError, UsageError
 from rnncast.training import EpochHook
@@ -119,11 +120,7 @@ def update(
     bundle = load_bundle(model, with_model=False)
     target = Path(out) if out is not None else bundle.path
     check_bundle_target(target)  # before minutes of fine-tuning, not after
-    path = Path(data) if data is not None else Path(bundle.metadata["data"]["path"])
-    if data is None and not path.exists():  # not "check the path": the user never named it
-        raise DataError(
-            f"the training data {str(path)!r} no longer exists", "pass the newest data with --data"
-        )
+    path = training_data_path(bundle.metadata, data)
     if bundle.many_series:
         return _update_panel(bundle, path, target, epochs, refit_scaler, retrain, on_epoch)
     series = load_for_bundle(bundle, path)
