@@ -90,6 +90,39 @@ class RetrainPolicy(StrEnum):
     UPDATE = "update"
 
 
+class Architecture(StrEnum):
+    rnn = "rnn"
+    seq2seq = "seq2seq"
+
+
+class Strategy(StrEnum):
+    direct = "direct"
+    recursive = "recursive"
+
+
+class Optimizer(StrEnum):
+    adam = "adam"
+    adamw = "adamw"
+    rmsprop = "rmsprop"
+    sgd = "sgd"
+
+
+class Schedule(StrEnum):
+    constant = "constant"
+    cosine = "cosine"
+    plateau = "plateau"
+
+
+class IntervalMethod(StrEnum):
+    conformal = "conformal"
+    mc_dropout = "mc-dropout"
+
+
+class Freeze(StrEnum):
+    none = "none"
+    recurrent = "recurrent"
+
+
 class Device(StrEnum):
     auto = "auto"
     cpu = "cpu"
@@ -186,7 +219,44 @@ def _training_options(
     residual: Annotated[
         bool, typer.Option(help="Predict the change from the last value (starts as the naive forecast).")
     ] = DEFAULTS.residual,
-    learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = DEFAULTS.learning_rate,
+    architecture: Annotated[
+        Architecture,
+        typer.Option(help="rnn: recurrent stack + dense head; seq2seq: encoder RNN + decoder RNN."),
+    ] = Architecture(DEFAULTS.architecture),
+    strategy: Annotated[
+        Strategy,
+        typer.Option(help="direct: every step at once; recursive: a one-step model fed its own output."),
+    ] = Strategy(DEFAULTS.strategy),
+    attention: Annotated[
+        bool, typer.Option(help="Attention over the recurrent outputs, the last state as query.")
+    ] = DEFAULTS.attention,
+    layer_norm: Annotated[
+        bool, typer.Option(help="Layer normalization after each recurrent layer.")
+    ] = DEFAULTS.layer_norm,
+    indicators: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LIST",
+            help="Price features from the target, no look-ahead: returns, log_returns, sma:N, ema:N, "
+            "rsi:N, volatility:N (comma-separated).",
+        ),
+    ] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(metavar="BUNDLE", help="Start from this bundle's network (transfer learning)."),
+    ] = None,
+    freeze: Annotated[
+        Freeze, typer.Option(help="With --init-from: none, or recurrent (train only the head).")
+    ] = Freeze(DEFAULTS.freeze),
+    optimizer: Annotated[Optimizer, typer.Option(help="Optimizer.")] = Optimizer(DEFAULTS.optimizer),
+    weight_decay: Annotated[
+        float | None, typer.Option(help="Decoupled weight decay [default: 1e-4 for adamw, else none].")
+    ] = None,
+    lr_schedule: Annotated[
+        Schedule,
+        typer.Option(help="constant, cosine (decay over the epochs) or plateau (halve on stalled val loss)."),
+    ] = Schedule(DEFAULTS.lr_schedule),
+    learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = DEFAULTS.learning_rate,
     batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = DEFAULTS.batch_size,
     epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = DEFAULTS.epochs,
     patience: Annotated[
@@ -216,6 +286,14 @@ def _training_options(
     mixed_precision: Annotated[
         bool, typer.Option(help="float16 compute with float32 weights on a GPU (ignored on a CPU).")
     ] = DEFAULTS.mixed_precision,
+    intervals: Annotated[
+        str | None,
+        typer.Option(metavar="LEVELS", help="Prediction intervals, central levels in percent, e.g. 80,95."),
+    ] = None,
+    interval_method: Annotated[
+        IntervalMethod,
+        typer.Option(help="conformal (validation residuals per step) or mc-dropout (needs --dropout)."),
+    ] = IntervalMethod(DEFAULTS.interval_method),
     config_file: Annotated[
         Path | None,
         typer.Option(
@@ -245,6 +323,16 @@ def _training_options(
         layers=layers,
         dropout=dropout,
         residual=residual,
+        architecture=architecture.value,
+        strategy=strategy.value,
+        attention=attention,
+        layer_norm=layer_norm,
+        indicators=indicators or (),
+        init_from=None if init_from is None else str(init_from),
+        freeze=freeze.value,
+        optimizer=optimizer.value,
+        weight_decay=weight_decay,
+        lr_schedule=lr_schedule.value,
         learning_rate=learning_rate,
         batch_size=batch_size,
         epochs=epochs,
@@ -255,6 +343,8 @@ def _training_options(
         epoch_windows=epoch_windows,
         xla=xla,
         mixed_precision=mixed_precision,
+        intervals=intervals or (),
+        interval_method=interval_method.value,
     )
 
 

@@ -17,6 +17,15 @@ CELL_TYPES = ("simple_rnn", "lstm", "gru")
 SCALERS = ("standard", "minmax")
 FILL_POLICIES = ("ffill", "interpolate", "drop", "error")
 DEVICES = ("auto", "cpu", "gpu")
+ARCHITECTURES = ("rnn", "seq2seq")
+STRATEGIES = ("direct", "recursive")
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+LR_SCHEDULES = ("constant", "cosine", "plateau")
+INTERVAL_METHODS = ("conformal", "mc-dropout")
+FREEZE_CHOICES = ("none", "recurrent")
+# Technical indicators (--indicators): those that need a window length, and those that do not.
+WINDOWED_INDICATORS = ("sma", "ema", "rsi", "volatility")
+PLAIN_INDICATORS = ("returns", "log_returns")
 
 
 def flag_name(field_name: str) -> str:
@@ -55,7 +64,22 @@ class TrainConfig:
     layers: int = 1
     dropout: float = 0.0
     residual: bool = True
+    # rnn: a recurrent stack and a dense head; seq2seq: an encoder RNN and a decoder RNN over
+    # the horizon. direct predicts every step at once; recursive trains a one-step model and
+    # feeds its predictions back.
+    architecture: str = "rnn"
+    strategy: str = "direct"
+    attention: bool = False
+    layer_norm: bool = False
+    # price features computed from the target column, e.g. ("returns", "sma:20", "rsi:14")
+    indicators: tuple[str, ...] = ()
+    # transfer learning: start from this bundle's weights, optionally frozen
+    init_from: str | None = None
+    freeze: str = "none"
     # training
+    optimizer: str = "adam"
+    weight_decay: float | None = None  # None: 1e-4 for adamw, none for the others
+    lr_schedule: str = "constant"
     learning_rate: float = 1e-3
     batch_size: int = 64
     epochs: int = 50
@@ -68,17 +92,22 @@ class TrainConfig:
     epoch_windows: int | None = None
     xla: bool | None = None
     mixed_precision: bool = False
+    # prediction intervals: central levels in percent, calibrated on the validation split
+    intervals: tuple[float, ...] = ()
+    interval_method: str = "conformal"
 
     def __post_init__(self) -> None:
         # Normalise list-like inputs so the dataclass stays hashable and JSON-friendly.
         object.__setattr__(self, "target", _split_names(self.target, "target"))
         object.__setattr__(self, "features", _split_names(self.features, "features"))
         object.__setattr__(self, "series_columns", _split_names(self.series_columns, "series_columns"))
-        for name in ("bidirectional", "residual", "xla", "mixed_precision"):
+        object.__setattr__(self, "indicators", _split_names(self.indicators, "indicators"))
+        object.__setattr__(self, "intervals", _interval_levels(self.intervals))
+        for name in ("bidirectional", "residual", "xla", "mixed_precision", "attention", "layer_norm"):
             value = getattr(self, name)
             if not isinstance(value, bool) and not (name == "xla" and value is None):
                 raise SettingError(name, f"must be true or false, got {value!r}")
-        for name in ("time_col", "id_col"):
+        for name in ("time_col", "id_col", "init_from"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise SettingError(name, f"must be a column name, got {value!r}")
@@ -98,6 +127,17 @@ class TrainConfig:
         _check_choice("scaler", self.scaler, SCALERS)
         _check_choice("fill", self.fill, FILL_POLICIES)
         _check_choice("device", self.device, DEVICES)
+        _check_choice("architecture", self.architecture, ARCHITECTURES)
+        _check_choice("strategy", self.strategy, STRATEGIES)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _check_choice("interval_method", self.interval_method, INTERVAL_METHODS)
+        _check_choice("freeze", self.freeze, FREEZE_CHOICES)
+        for spec in self.indicators:
+            parse_indicator(spec)
+        if self.weight_decay is not None:
+            _check_range("weight_decay", self.weight_decay, 0.0, 1.0)
+        self._check_combinations()
         for name in ("units", "layers", "batch_size", "epochs"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("patience", self.patience, minimum=0)
@@ -122,6 +162,37 @@ class TrainConfig:
         _check_range("learning_rate", self.learning_rate, 0.0, 10.0, lower_open=True)
         _check_range("clipnorm", self.clipnorm, 0.0, math.inf, lower_open=True, upper_open=True)
 
+    def _check_combinations(self) -> None:
+        """Options that cannot work together, refused before any data is read."""
+        many_series = self.id_col is not None or bool(self.series_columns)
+        if self.strategy == "recursive" and self.architecture == "seq2seq":
+            raise UsageError(
+                "--strategy recursive applies to --architecture rnn (seq2seq decodes the horizon itself)",
+                "drop --strategy recursive, or use --architecture rnn",
+            )
+        if self.strategy == "recursive" and (self.features or self.indicators):
+            raise UsageError(
+                "--strategy recursive feeds its own forecasts back as inputs, but the future values "
+                "of --features / --indicators are unknown",
+                "drop --features / --indicators, or use --strategy direct",
+            )
+        if self.interval_method == "mc-dropout" and self.intervals and self.dropout == 0:
+            raise UsageError(
+                "--interval-method mc-dropout samples the network's dropout, but --dropout is 0",
+                "add --dropout 0.1 (or more), or use --interval-method conformal",
+            )
+        if self.freeze != "none" and self.init_from is None:
+            raise UsageError(
+                f"--freeze {self.freeze} keeps pretrained weights, but no --init-from bundle was given",
+                "add --init-from BUNDLE, or drop --freeze",
+            )
+        if many_series and (self.intervals or self.indicators or self.init_from):
+            given = "--intervals" if self.intervals else "--indicators" if self.indicators else "--init-from"
+            raise UsageError(
+                f"{given} is not supported yet for a model of many series (--id-col / --series-columns)",
+                "train one series at a time to use it",
+            )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict of every setting (tuples become lists)."""
         out = {}
@@ -145,6 +216,66 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+
+def parse_indicator(spec: str) -> tuple[str, int | None]:
+    """``"sma:20"`` -> ``("sma", 20)``, ``"returns"`` -> ``("returns", None)``.
+
+    Raises:
+        SettingError: an unknown indicator, or a window that is missing or not a whole number >= 2.
+    """
+    name, _, window = spec.partition(":")
+    name = name.strip().lower()
+    known = (*PLAIN_INDICATORS, *WINDOWED_INDICATORS)
+    if name in PLAIN_INDICATORS:
+        if window:
+            raise SettingError("indicators", f"{spec!r}: {name} takes no window", f"write {name}")
+        return name, None
+    if name not in WINDOWED_INDICATORS:
+        raise SettingError(
+            "indicators",
+            f"{spec!r} is not a known indicator",
+            f"use any of: {', '.join(known)} (with a window, e.g. sma:20)",
+        )
+    try:
+        length = int(window)
+    except ValueError:
+        length = 0
+    if length < 2:
+        raise SettingError(
+            "indicators", f"{spec!r} needs a window of at least 2 rows", f"write e.g. {name}:20"
+        )
+    return name, length
+
+
+def _interval_levels(value: Any) -> tuple[float, ...]:
+    """``"80,95"``, ``[80, 95]`` or ``(80.0,)`` -> sorted unique levels in percent, each in (0, 100)."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise SettingError("intervals", f"must be levels in percent such as 80,95, got {value!r}")
+    levels: list[float] = []
+    for item in items:
+        parts = item.split(",") if isinstance(item, str) else [item]
+        for part in parts:
+            if isinstance(part, str) and not part.strip():
+                continue
+            try:
+                level = float(part)
+            except (TypeError, ValueError):
+                level = math.nan
+            if isinstance(part, bool) or not 0 < level < 100:
+                raise SettingError(
+                    "intervals", f"levels are percentages between 0 and 100, got {part!r}", "write e.g. 80,95"
+                )
+            levels.append(level)
+    return tuple(sorted(set(levels)))
+
+
+def level_label(level: float) -> str:
+    """A level as it appears in column names: 80.0 -> ``"80"``, 97.5 -> ``"97.5"``."""
+    return f"{level:g}"
 
 
 def _split_names(value: Any, field: str) -> tuple[str, ...]:
