@@ -51,6 +51,12 @@ def record_forecast(bundle: Bundle, frame: pd.DataFrame, members: dict[str, Seri
     """Append a forecast ``frame`` (as :func:`rnncast.pipeline.forecast` returns it) to the
     bundle's ledger; ``members`` are the series it was made from, by ledger id.
 
+    Only the point forecast (one column per target) is recorded: the prediction-interval
+    columns ``<target>_lower_<level>`` / ``<target>_upper_<level>`` a bundle trained with
+    ``--intervals`` adds are left out, so the ledger keeps one format whatever the bundle, and
+    ``history`` judges the point forecast against the naive baselines as before (the intervals'
+    coverage is measured by ``evaluate`` and ``backtest``).
+
     Returns:
         Rows appended (0 when this exact forecast was recorded before).
     """

@@ -61,6 +61,18 @@ KERAS_CLASSES = frozenset(
         "Orthogonal",
         "Zeros",
         "Adam",
+        # --layer-norm, --attention, --architecture seq2seq, --strategy recursive
+        "LayerNormalization",
+        "Ones",
+        "MultiHeadAttention",
+        "Concatenate",
+        "RepeatVector",
+        # --optimizer, --lr-schedule cosine, --mixed-precision (saved with the compile config)
+        "AdamW",
+        "RMSprop",
+        "SGD",
+        "CosineDecay",
+        "LossScaleOptimizer",
     }
 )
 # Sizes beyond anything rnncast writes: a config.json is kilobytes, weights at most hundreds of
@@ -245,6 +257,12 @@ def metadata_problem(metadata: dict[str, Any]) -> str | None:
         return "config.lookback and config.horizon must be numbers in a trained model"
     if test_start_has_zone != _has_utc_offset(data["last_timestamp"]):
         return "split.test_start and data.last_timestamp disagree on time zones"
+    if "intervals" in metadata:  # bundles trained without --intervals (or before it) lack it
+        from rnncast.intervals import calibration_problem  # NumPy only
+
+        problem = calibration_problem(metadata["intervals"], config, len(model["targets"]))
+        if problem is not None:
+            return f"intervals: {problem}"
     return None
 
 

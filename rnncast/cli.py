@@ -36,7 +36,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     epilog="Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad data, 4 bad or missing model bundle, "
-    "5 quality gate (--require-skill) failed, 6 training failed, 7 not enough memory. "
+    "5 quality gate (--require-skill) failed, 6 training failed, 7 not enough memory, "
+    "8 some series failed (run), 9 anomaly in the newest rows (detect --fail-on-new). "
     "RNNCAST_DEBUG=1 shows tracebacks.",
 )
 
@@ -419,13 +420,15 @@ def train(
 
         check_data_file(data, config)  # a typo costs a blink, not the import of pandas
         from rnncast import pipeline
-        from rnncast.render import metric_notes, metrics_table, to_json, verdict_line
+        from rnncast.render import intervals_table, metric_notes, metrics_table, to_json, verdict_line
 
         _status(quiet, f"training on {data} ...")
         with _epoch_progress(quiet) as on_epoch:
             result = pipeline.train(data, config, out=out, on_epoch=on_epoch, wait=wait)
         if not quiet:
             stderr.print(metrics_table(result.report))
+            if (table := intervals_table(result.report)) is not None:
+                stderr.print(table)
             for note in metric_notes(result.report):
                 stderr.print(Text(note, style="dim"))
             stderr.print(Text(verdict_line(result.report)))
@@ -592,12 +595,14 @@ def backtest(
 
 
 def _show_report(report: dict[str, Any], title: str, json_output: bool) -> None:
-    from rnncast.render import metric_notes, metrics_table, to_json, verdict_line
+    from rnncast.render import intervals_table, metric_notes, metrics_table, to_json, verdict_line
 
     if json_output:
         stdout.out(to_json(report), highlight=False)
         return
     stdout.print(metrics_table(report, title=title))
+    if (table := intervals_table(report)) is not None:
+        stdout.print(table)
     for note in metric_notes(report):
         stdout.print(Text(note, style="dim"))
     stdout.print(Text(verdict_line(report)))
@@ -786,6 +791,73 @@ def run_job(
 
 
 @app.command()
+def detect(
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write every scored row here (CSV, with its score and flag).",
+            show_default=False,
+        ),
+    ],
+    model: ModelPath = LATEST,
+    data: DataOption = None,
+    threshold: Annotated[
+        float, typer.Option(help="Flag rows whose robust z-score of the forecast error is beyond this (> 0).")
+    ] = 4.0,
+    step: Annotated[
+        int,
+        typer.Option(help="Score each row against the forecast made this many steps earlier (1..horizon)."),
+    ] = 1,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Write the plot of actual vs expected here [default: beside --output, as .png]."),
+    ] = None,
+    no_plot: Annotated[bool, typer.Option("--no-plot", help="Write no plot.")] = False,
+    fail_on_new: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-new", help="Exit 9 when one of the newest --recent rows is an anomaly (for cron)."
+        ),
+    ] = False,
+    recent: Annotated[int, typer.Option(help="How many of the newest rows --fail-on-new checks.")] = 1,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
+) -> None:
+    """Flag anomalies: rows far from the model's forecast of them (robust z-score of the error)."""
+    with _reported_errors(quiet):
+        from rnncast.detection import check_settings
+
+        check_settings(threshold, step, recent)  # a typo costs a blink, not the import of pandas
+        from rnncast.preflight import check_bundle_data
+
+        check_bundle_data(model, data)
+        from rnncast.detection import check_new_anomalies, summary_text
+        from rnncast.detection import detect as run_detect
+        from rnncast.render import to_json
+
+        result = run_detect(
+            model,
+            data,
+            output,
+            threshold=threshold,
+            step=step,
+            plot=plot,
+            draw_plot=not no_plot,
+            recent=recent,
+        )
+        if json_output:
+            stdout.out(to_json(result.summary), highlight=False)
+        elif not quiet:
+            stdout.out(summary_text(result.summary), highlight=False)
+        written = f"{result.output} and {result.plot}" if result.plot is not None else str(result.output)
+        _status(quiet, f"wrote {written}")
+        if fail_on_new:
+            check_new_anomalies(result.summary)
+
+
+@app.command()
 def history(
     model: ModelPath = LATEST,
     data: DataOption = None,
@@ -826,6 +898,105 @@ def check(
             stdout.out(to_json(summary), highlight=False)
         elif not quiet:
             stdout.out(check_text(summary), highlight=False)
+
+
+class Search(StrEnum):
+    random = "random"
+    bayesian = "bayesian"
+    grid = "grid"
+
+
+@app.command()
+@_with_training_options
+def tune(
+    data: DataArgument,
+    training: TrainingOptions,
+    trials: Annotated[
+        int, typer.Option(min=1, help="Configurations to train, the default one (these flags) included.")
+    ] = 20,
+    search: Annotated[
+        Search, typer.Option(help="random, bayesian (a Gaussian process over the losses so far) or grid.")
+    ] = Search.random,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option(
+            help="Start no trial after this many minutes; a running one finishes [default: no limit]."
+        ),
+    ] = None,
+    space: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="SPACE.toml",
+            help="Search space, one key per setting: units = [32, 64], learning_rate = {min = 1e-4, "
+            'max = 1e-2, log = true}, model = "gru" (fixed). Replaces the default space unless it sets '
+            "default_space = true.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Bundle of the best configuration [default: runs/<data file stem>]; the search "
+            "state goes beside it (<out>.tuning/, <out>.trials.csv)."
+        ),
+    ] = None,
+    wait: WaitOption = 0.0,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
+) -> None:
+    """Search network and training settings on the validation split; train the best as a bundle.
+
+    Trial "default" (these flags with rnncast's defaults) runs first, so the search shows whether
+    it beat it. A flag given here fixes its setting. Rerun the same command to resume a search.
+    """
+    with _reported_errors(quiet):
+        config = training.config()
+        from rnncast.search_space import read_space_file
+
+        space_file = read_space_file(space) if space is not None else None  # before pandas loads
+        from rnncast.preflight import check_data_file
+
+        check_data_file(data, config)
+        pinned = set(training.explicit)
+        if training.job_file is not None:
+            from rnncast.jobfile import read_job_file
+
+            pinned |= set(read_job_file(training.job_file))
+        from rnncast.render import to_json
+        from rnncast.tuning import summary_renderables, trial_line
+        from rnncast.tuning import tune as run_tune
+
+        budget = f", {max_minutes:g} minutes" if max_minutes is not None else ""
+        _status(quiet, f"tuning on {data}: {search.value} search, up to {trials} trials{budget} ...")
+        result = run_tune(
+            data,
+            config,
+            search=search.value,
+            trials=trials,
+            max_minutes=max_minutes,
+            space=space_file,
+            pinned=pinned,
+            out=out,
+            wait=wait,
+            on_trial=None if quiet else lambda event: stderr.print(Text(trial_line(event))),
+            progress=lambda: _epoch_progress(quiet),
+        )
+        if json_output:
+            payload = {
+                "bundle": str(result.bundle_path),
+                "tuning": result.tuning,
+                "trials": result.trials,
+                "config": result.metadata["config"],
+                "report": result.report,
+            }
+            stdout.out(to_json(payload), highlight=False)
+        else:
+            for renderable in summary_renderables(result):
+                stdout.print(renderable)
+        _status(
+            quiet,
+            f"saved {result.bundle_path} (trials: {result.tuning['trials_table']}); "
+            f"next: rnncast forecast --model {result.bundle_path}",
+        )
 
 
 @app.command()

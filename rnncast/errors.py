@@ -27,6 +27,7 @@ class ExitCode(IntEnum):
     TRAINING = 6  # training diverged (NaN/inf loss) or the device failed
     RESOURCES = 7  # the run would not fit in the memory available
     PARTIAL = 8  # rnncast run: some series failed, the others succeeded
+    ANOMALIES = 9  # rnncast detect --fail-on-new: one of the newest rows is an anomaly
     LOCKED = 75  # another run holds the lock (EX_TEMPFAIL, "try again later")
 
 
@@ -86,6 +87,12 @@ class QualityGateError(RnncastError):
     """The model does not reach the skill the user required (``--require-skill``)."""
 
     exit_code = ExitCode.QUALITY_GATE
+
+
+class AnomalyError(RnncastError):
+    """``detect --fail-on-new``: one of the newest rows is an anomaly (the outputs are written)."""
+
+    exit_code = ExitCode.ANOMALIES
 
 
 class LockedError(RnncastError):

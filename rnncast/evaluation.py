@@ -11,7 +11,7 @@ its scaled value can differ a little from the original one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,7 +43,8 @@ class ScoredWindows:
 
     ``starts`` are the rows where each window's targets start; ``fold`` numbers the backtest
     fold of each window (all 1 for a plain evaluation); ``unit_scale`` (windows x 1 x targets)
-    is the scaler's scale each window was scored with in scaled units.
+    is the scaler's scale each window was scored with in scaled units; ``bounds`` are the
+    model's prediction intervals by level label (lower, upper), empty without intervals.
     """
 
     index: pd.DatetimeIndex
@@ -53,6 +54,7 @@ class ScoredWindows:
     targets: tuple[str, ...]
     fold: np.ndarray
     unit_scale: np.ndarray
+    bounds: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def horizon(self) -> int:

@@ -8,7 +8,9 @@ the test split; ``backtest`` once per fold.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -153,21 +155,49 @@ def fit_network(
 
     ``scaled`` may hold several series one after another: windows never cross from one to the
     next as long as every start lies ``lookback`` rows after its series began.
+
+    The returned model always maps ``(lookback, n_columns)`` to ``(horizon, n_targets)``: with
+    ``--strategy recursive`` it is the trained one-step network unrolled over the horizon.
+    With ``--init-from`` the network starts from the source bundle's weights (the summary's
+    ``lineage`` says which), its recurrent layers frozen with ``--freeze recurrent``.
+
+    Raises:
+        UsageError, BundleError: the ``--init-from`` bundle cannot seed this network.
+        TrainingError: training diverged or no GPU.
     """
-    from rnncast.models import ModelShape, build_for_config, compile_model
+    from rnncast.models import (
+        ModelShape,
+        build_for_config,
+        compile_model,
+        schedule_callbacks,
+        training_shape,
+        unroll_recursive,
+    )
     from rnncast.training import fit_model, seed_everything, select_device
 
     assert config.lookback is not None and config.horizon is not None
     device = select_device(config.device)
     seed_everything(config.seed)
-    shape = ModelShape(config.lookback, config.horizon, n_columns, n_targets)
+    # --strategy recursive trains a one-step network (horizon-1 windows) and unrolls it below.
+    shape = training_shape(ModelShape(config.lookback, config.horizon, n_columns, n_targets), config)
     model = build_for_config(shape, config, mixed_precision=config.mixed_precision and device == "gpu")
+    lineage = None
+    if config.init_from is not None:
+        from rnncast.transfer import initialise_from_source
+
+        # Before compiling: Keras fixes which weights train when the model is compiled.
+        lineage = initialise_from_source(model, config)
+    windows_per_epoch = epoch_size(len(train_starts), config)
     compile_model(
         model,
         config.learning_rate,
         config.clipnorm,
-        xla=use_xla(config, device, epoch_size(len(train_starts), config)),
+        xla=use_xla(config, device, windows_per_epoch),
         loss_scaling=config.mixed_precision and device == "gpu",
+        optimizer=config.optimizer,
+        weight_decay=config.weight_decay,
+        schedule=config.lr_schedule,
+        decay_steps=config.epochs * math.ceil(windows_per_epoch / config.batch_size),
     )
     _note_device_settings(model, config, device)
     datasets = {
@@ -176,11 +206,11 @@ def fit_network(
             scaled[:, :n_targets],
             starts,
             config.lookback,
-            config.horizon,
+            shape.horizon,
             config.batch_size,
             shuffle=part == "train",
             seed=config.seed,
-            epoch_windows=epoch_size(len(train_starts), config) if part == "train" else None,
+            epoch_windows=windows_per_epoch if part == "train" else None,
         )
         for part, starts in (("train", train_starts), ("val", validation_sample(val_starts, config.seed)))
     }
@@ -192,6 +222,13 @@ def fit_network(
         patience=config.patience,
         device=device,
         on_epoch=on_epoch,
-        callbacks=callbacks,
+        callbacks=[*callbacks, *schedule_callbacks(config.lr_schedule, config.patience)],
     )
+    if config.strategy == "recursive":
+        step = model
+        model = unroll_recursive(step, config.horizon)
+        # The optimizer that trained the step (its settings are saved with the model).
+        model.compile(optimizer=step.optimizer, loss="mse", jit_compile=False)
+    if lineage is not None:
+        summary = dataclasses.replace(summary, lineage=lineage)
     return model, summary

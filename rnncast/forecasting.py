@@ -19,6 +19,7 @@ from rnncast.windows import Scaler, input_windows, window_dataset
 if TYPE_CHECKING:
     import keras
 
+    from rnncast.bundle import Bundle
     from rnncast.data import SeriesData
 
 
@@ -71,3 +72,44 @@ def forecast_future(
     stamps = future_timestamps(series.index[-1], series.frequency, horizon)
     stamps.name = series.time_col
     return pd.DataFrame(values, index=stamps, columns=list(series.targets))
+
+
+def with_intervals(frame: pd.DataFrame, bundle: Bundle, series: SeriesData) -> pd.DataFrame:
+    """The forecast ``frame`` of :func:`forecast_future` with the bundle's prediction intervals
+    as ``<target>_lower_<level>`` / ``<target>_upper_<level>`` columns after the point columns;
+    ``frame`` unchanged for a bundle trained without intervals.
+
+    Conformal intervals read only the input window (no network, no TensorFlow); mc-dropout
+    loads the Keras network to sample it.
+
+    Raises:
+        DataError: an interval came out non-finite.
+    """
+    from rnncast.intervals import calibration_of, interval_columns, window_bounds
+
+    calibration = calibration_of(bundle.metadata)
+    if calibration is None:
+        return frame
+    model = None
+    if calibration.method == "mc-dropout":
+        from rnncast.bundle import attach_model
+
+        model = attach_model(bundle).model
+    config = bundle.config
+    assert config.lookback is not None
+    bounds = window_bounds(
+        calibration,
+        model,
+        bundle.scaler,
+        series.frame[list(series.columns)].to_numpy()[-config.lookback :],
+        series.targets,
+        np.array([config.lookback]),
+        config.lookback,
+        frame.to_numpy(dtype=np.float64)[None, ...],
+    )
+    if not all(np.isfinite(lower).all() and np.isfinite(upper).all() for lower, upper in bounds.values()):
+        raise DataError(
+            "the prediction intervals came out non-finite for this data",
+            "check the newest rows for extreme values, or retrain the model",
+        )
+    return interval_columns(frame, bounds)

@@ -6,9 +6,11 @@ model.weights.h5 (with h5py, which does not import TensorFlow), after the same i
 as the Keras path (the recorded SHA-256, then :func:`rnncast.bundle.check_model_archive`), and
 evaluates the network in float64 exactly as Keras 3 defines each layer.
 
-Only the layers :func:`rnncast.models.build_model` makes are understood, each with the settings
-it uses (tanh/sigmoid cells, GRU ``reset_after``, concatenating ``Bidirectional``, a linear
-head, the residual's crop/permute/repeat/add), in float32 layers. Anything else (another
+Only the layers of :func:`rnncast.models.build_model`'s direct ``rnn`` networks are understood,
+each with the settings it uses (tanh/sigmoid cells, GRU ``reset_after``, concatenating
+``Bidirectional``, ``--layer-norm``'s LayerNormalization, a linear head, the residual's
+crop/permute/repeat/add), in float32 layers. Attention, seq2seq and recursive networks are
+left to Keras. Anything else (another
 activation, a mixed-precision policy, an unknown key or layer) is not guessed at:
 :func:`load_network` returns ``None`` and :func:`forecast_network` falls back to Keras.
 
@@ -58,6 +60,7 @@ _WEIGHT_SLOTS = {
     "Add": "add",
     "Cropping1D": "cropping1d",
     "UpSampling1D": "up_sampling1d",
+    "LayerNormalization": "layer_normalization",
 }
 # Gate blocks per cell: LSTM i,f,c,o; GRU z,r,h; SimpleRNN one.
 _GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
@@ -83,6 +86,15 @@ _TRAINING_ONLY = {
     "zero_output_for_mask",  # no masks here (checked: mask is None)
 }
 _DENSE_KEYS = _COMMON_KEYS | _TRAINING_ONLY | {"units", "quantization_config", "lora_rank", "lora_alpha"}
+_LAYER_NORM_KEYS = _COMMON_KEYS | {
+    "axis",
+    "epsilon",
+    *(
+        f"{weight}_{role}"
+        for weight in ("beta", "gamma")
+        for role in ("initializer", "regularizer", "constraint")
+    ),
+}
 _FUNCTIONAL_KEYS = {"name", "trainable", "layers", "input_layers", "output_layers"}
 _ENTRY_KEYS = {"module", "class_name", "config", "registered_name", "build_config", "name", "inbound_nodes"}
 
@@ -388,6 +400,8 @@ class _Builder:
             if not _is_int(units) or kernel.shape != (shape[-1], units) or bias.shape != (units,):
                 raise Unsupported(f"Dense weights of shapes {kernel.shape}, {bias.shape}")
             return (lambda xs: xs[0] @ kernel + bias), (*shape[:-1], units)
+        if kind == "LayerNormalization":
+            return _layer_norm(config, self.take(slot, 2, None), shape)
         if kind == "Dropout":  # the identity at inference
             _check_config(config, {}, _COMMON_KEYS | {"rate", "seed", "noise_shape"})
             return (lambda xs: xs[0]), shape
@@ -422,6 +436,26 @@ class _Builder:
                 raise Unsupported(f"an Add of shapes {inputs}")
             return (lambda xs: np.sum(xs, axis=0)), shape
         raise Unsupported(f"a {kind} layer")
+
+
+def _layer_norm(config: dict[str, Any], weights: list[np.ndarray], shape: Shape) -> tuple[Operation, Shape]:
+    """Keras' LayerNormalization over the last axis, with its scale (gamma) and offset (beta):
+    ``(x - mean) / sqrt(variance + epsilon) * gamma + beta``."""
+    _check_config(config, {"center": True, "scale": True, "rms_scaling": False}, _LAYER_NORM_KEYS)
+    axis, epsilon = config["axis"], config["epsilon"]
+    if axis not in ([-1], -1, [len(shape)], len(shape)) or not isinstance(epsilon, float) or epsilon <= 0:
+        raise Unsupported(f"a LayerNormalization over axis {axis!r} with epsilon {epsilon!r}")
+    gamma, beta = weights  # Keras creates gamma first
+    if gamma.shape != (shape[-1],) or beta.shape != (shape[-1],):
+        raise Unsupported(f"LayerNormalization weights of shapes {gamma.shape}, {beta.shape}")
+
+    def run(inputs: list[np.ndarray]) -> np.ndarray:
+        x = inputs[0]
+        mean = x.mean(axis=-1, keepdims=True)
+        variance = x.var(axis=-1, keepdims=True)
+        return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta
+
+    return run, shape
 
 
 def _build(config: Any, weights: dict[str, np.ndarray], names: dict[str, str]) -> NumpyNetwork:

@@ -1,5 +1,12 @@
 """Building the Keras networks: recurrent cell, bidirectional wrapper, depth, dropout, head.
 
+Two architectures share the same building blocks. ``rnn`` reads the window with a recurrent
+stack and predicts every horizon step at once with a dense head (optionally attending over the
+last layer's sequence first). ``seq2seq`` encodes the window, then a decoder RNN started from
+the encoder's state runs over the horizon and a dense layer reads each of its steps. With the
+``recursive`` strategy a one-step network is trained and :func:`unroll_recursive` wraps it into
+the full lookback -> horizon network that is saved, so every later command uses it unchanged.
+
 Only built-in Keras layers are used, so every saved model loads with ``safe_mode=True``.
 Keras is imported inside the functions: importing this module costs nothing.
 """
@@ -7,7 +14,7 @@ Keras is imported inside the functions: importing this module costs nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rnncast import backend
 
@@ -17,6 +24,13 @@ if TYPE_CHECKING:
     from rnncast.config import TrainConfig
 
 _CELL_LAYERS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+# The Keras classes that hold recurrent weights (what ``--freeze recurrent`` freezes).
+RECURRENT_CLASSES = ("SimpleRNN", "LSTM", "GRU", "Bidirectional")
+# Momentum for plain SGD: without it SGD crawls on these small, badly scaled problems.
+SGD_MOMENTUM = 0.9
+# --weight-decay left unset: AdamW decays by this much, the other optimizers not at all.
+ADAMW_WEIGHT_DECAY = 1e-4
+ATTENTION_HEADS = 1
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,47 @@ class ModelShape:
     n_targets: int
 
 
+@dataclass(frozen=True)
+class _Stack:
+    """How each recurrent layer is made and what follows it (shared by both architectures)."""
+
+    cell: str
+    bidirectional: bool
+    units: int
+    dropout: float
+    layer_norm: bool
+    mixed_precision: bool
+
+    def recurrent(
+        self, name: str, wrapper_name: str | None, units: int | None = None, **settings: Any
+    ) -> Any:
+        """A recurrent layer named ``name`` (``units`` wide, by default the stack's), wrapped in
+        ``Bidirectional`` named ``wrapper_name`` when the stack is bidirectional and a wrapper
+        name is given. Per-layer policy, not Keras' global one: building a model must not
+        change the process."""
+        kl = backend.keras().layers
+        policy = {"dtype": "mixed_float16"} if self.mixed_precision else {}
+        layer_class = getattr(kl, _CELL_LAYERS[self.cell])
+        layer = layer_class(units or self.units, name=name, **settings, **policy)
+        if self.bidirectional and wrapper_name is not None:
+            layer = kl.Bidirectional(layer, name=wrapper_name, **policy)
+        return layer
+
+    def after(self, hidden: Any, suffix: str) -> Any:
+        """Layer normalisation, then dropout, after one recurrent layer."""
+        kl = backend.keras().layers
+        if self.layer_norm:
+            hidden = kl.LayerNormalization(name=f"layer_norm_{suffix}")(hidden)
+        if self.dropout > 0:
+            hidden = kl.Dropout(self.dropout, name=f"dropout_{suffix}")(hidden)
+        return hidden
+
+    @property
+    def width(self) -> int:
+        """Features one recurrent layer outputs per step (both directions together)."""
+        return self.units * (2 if self.bidirectional else 1)
+
+
 def build_model(
     shape: ModelShape,
     *,
@@ -39,13 +94,21 @@ def build_model(
     dropout: float = 0.0,
     residual: bool = True,
     mixed_precision: bool = False,
+    architecture: str = "rnn",
+    attention: bool = False,
+    layer_norm: bool = False,
 ) -> keras.Model:
     """A direct multi-step forecaster: ``(lookback, n_inputs)`` -> ``(horizon, n_targets)``.
 
-    The recurrent stack reads the window; a dense head predicts all horizon steps of all
-    targets at once. With ``residual`` the head predicts the change from the window's last
-    target values, and starts at zero, so an untrained network is exactly the naive
-    (last-value) forecast and training can only earn its way past it.
+    ``architecture="rnn"``: the recurrent stack reads the window; a dense head predicts all
+    horizon steps of all targets at once. With ``attention`` the last layer returns its whole
+    sequence, its last step attends over it, and the head reads that step with its context.
+    ``architecture="seq2seq"``: see :func:`_seq2seq`. ``layer_norm`` adds a
+    ``LayerNormalization`` after every recurrent layer.
+
+    With ``residual`` the head predicts the change from the window's last target values, and
+    starts at zero, so an untrained network is exactly the naive (last-value) forecast and
+    training can only earn its way past it.
 
     Defaults stay eligible for the cuDNN kernels on a GPU (tanh, no recurrent dropout).
     With ``mixed_precision`` (for GPUs) the recurrent layers compute in float16 while their
@@ -53,21 +116,26 @@ def build_model(
     """
     keras = backend.keras()
     kl = keras.layers
-
+    stack = _Stack(cell, bidirectional, units, dropout, layer_norm, mixed_precision)
     inputs = keras.Input(shape=(shape.lookback, shape.n_inputs), name="window")
+    if architecture == "seq2seq":
+        outputs = _seq2seq(inputs, shape, stack, layers, attention, residual)
+        return keras.Model(inputs, outputs, name=f"rnncast_seq2seq_{cell}")
+
     hidden = inputs
-    layer_class = getattr(kl, _CELL_LAYERS[cell])
     for depth in range(layers):
-        # Per-layer policy, not Keras' global one: building a model must not change the process.
-        policy = {"dtype": "mixed_float16"} if mixed_precision else {}
-        recurrent = layer_class(
-            units, return_sequences=depth < layers - 1, name=f"{cell}_{depth + 1}", **policy
+        last = depth == layers - 1
+        recurrent = stack.recurrent(
+            f"{cell}_{depth + 1}", f"bidirectional_{depth + 1}", return_sequences=not last or attention
         )
-        if bidirectional:
-            recurrent = kl.Bidirectional(recurrent, name=f"bidirectional_{depth + 1}", **policy)
-        hidden = recurrent(hidden)
-        if dropout > 0:
-            hidden = kl.Dropout(dropout, name=f"dropout_{depth + 1}")(hidden)
+        hidden = stack.after(recurrent(hidden), str(depth + 1))
+    if attention:
+        # The last step asks which earlier steps matter; its own state and that context feed
+        # the head (the sequence -> (lookback, width); the summary -> (2 * width,)).
+        query = kl.Cropping1D((shape.lookback - 1, 0), name="last_step")(hidden)
+        context = _attention(query, hidden, stack.width)
+        joined = kl.Concatenate(name="state_and_context")([query, context])
+        hidden = kl.Reshape((2 * stack.width,), name="summary")(joined)
 
     size = shape.horizon * shape.n_targets
     head = kl.Dense(size, kernel_initializer="zeros" if residual else "glorot_uniform", name="head")
@@ -77,8 +145,113 @@ def build_model(
     return keras.Model(inputs, outputs, name=f"rnncast_{cell}")
 
 
+def _seq2seq(
+    inputs: keras.KerasTensor, shape: ModelShape, stack: _Stack, layers: int, attention: bool, residual: bool
+) -> keras.KerasTensor:
+    """Encoder-decoder: ``(lookback, n_inputs)`` -> ``(horizon, n_targets)``.
+
+    The encoder stack reads the window; its last layer also returns its final states (both
+    directions' concatenated when bidirectional). The decoder, ``units`` x directions wide so
+    those states fit, starts from them and runs over ``horizon`` copies of the encoder's
+    summary; a dense layer maps each decoder step to the targets. With ``attention`` every
+    decoder step also attends over the encoder's outputs.
+    """
+    kl = backend.keras().layers
+    hidden = inputs
+    for depth in range(layers):
+        last = depth == layers - 1
+        encoder = stack.recurrent(
+            f"encoder_{stack.cell}_{depth + 1}",
+            f"encoder_bidirectional_{depth + 1}",
+            return_sequences=not last or attention,
+            return_state=last,
+        )
+        result = encoder(hidden)
+        if last:
+            hidden, *states = result
+        else:
+            hidden = result
+        hidden = stack.after(hidden, f"encoder_{depth + 1}")
+    if stack.bidirectional:
+        # Bidirectional returns the forward states, then the backward ones ([h, c] each for
+        # an LSTM, [h] otherwise): join each pair so the wider decoder can start from it.
+        half = len(states) // 2
+        states = [
+            kl.Concatenate(name=f"encoder_state_{k + 1}")([forward, backward])
+            for k, (forward, backward) in enumerate(zip(states[:half], states[half:], strict=True))
+        ]
+    # Without attention the encoder's (normalised) last output is its summary; with it, the
+    # last layer returned its sequence, and the final hidden state summarises instead.
+    summary = states[0] if attention else hidden
+    repeated = kl.RepeatVector(shape.horizon, name="repeat_summary")(summary)
+    # One direction only (no wrapper), as wide as the encoder's joined states.
+    decoder = stack.recurrent(f"decoder_{stack.cell}", None, units=stack.width, return_sequences=True)
+    decoded = decoder(repeated, initial_state=states)
+    decoded = stack.after(decoded, "decoder")
+    if attention:
+        context = _attention(decoded, hidden, stack.width)
+        decoded = kl.Concatenate(name="state_and_context")([decoded, context])
+    head = kl.Dense(
+        shape.n_targets, kernel_initializer="zeros" if residual else "glorot_uniform", name="head"
+    )
+    outputs = head(decoded)
+    if residual:
+        outputs = kl.Add(name="plus_last_value")([outputs, _last_target_values(inputs, shape)])
+    return outputs
+
+
+def _attention(query: keras.KerasTensor, sequence: keras.KerasTensor, width: int) -> keras.KerasTensor:
+    """Multi-head attention of ``query`` over ``sequence``: learned projections, so the network
+    chooses what to compare, with only a built-in layer."""
+    kl = backend.keras().layers
+    attend = kl.MultiHeadAttention(ATTENTION_HEADS, key_dim=width, name="attention")
+    return attend(query, sequence)
+
+
+def unroll_recursive(step: keras.Model, horizon: int) -> keras.Model:
+    """The one-step network ``step`` applied ``horizon`` times: ``(lookback, n)`` -> ``(horizon, n)``.
+
+    Each application's window drops its oldest row and appends the previous prediction
+    (``step`` must read exactly the channels it predicts: recursive forecasting has no future
+    feature values). Built from built-in layers around the nested ``step``, so the unrolled
+    network is what a bundle saves and every command uses it as it would a direct one.
+    """
+    keras = backend.keras()
+    kl = keras.layers
+    _, lookback, n_inputs = step.input_shape
+    _, step_horizon, n_targets = step.output_shape
+    if step_horizon != 1 or n_inputs != n_targets:
+        raise ValueError(f"a recursive step maps (lookback, n) to (1, n), not {step.output_shape}")
+    inputs = keras.Input(shape=(lookback, n_inputs), name="window")
+    window = inputs
+    predictions = []
+    for number in range(1, horizon + 1):
+        prediction = step(window)
+        predictions.append(prediction)
+        if number == horizon:
+            break
+        if lookback == 1:
+            window = prediction  # the window is just the newest row
+        else:
+            kept = kl.Cropping1D((1, 0), name=f"drop_oldest_{number}")(window)
+            window = kl.Concatenate(axis=1, name=f"append_prediction_{number}")([kept, prediction])
+    outputs = (
+        predictions[0] if horizon == 1 else kl.Concatenate(axis=1, name="recursive_forecast")(predictions)
+    )
+    return keras.Model(inputs, outputs, name=f"{step.name}_recursive")
+
+
+def training_shape(shape: ModelShape, config: TrainConfig) -> ModelShape:
+    """The shape of the network that is trained: one step for ``--strategy recursive``."""
+    if config.strategy == "recursive":
+        return ModelShape(shape.lookback, 1, shape.n_inputs, shape.n_targets)
+    return shape
+
+
 def build_for_config(shape: ModelShape, config: TrainConfig, *, mixed_precision: bool = False) -> keras.Model:
-    """The network ``config`` describes (cell, bidirectional, units, layers, dropout, residual)."""
+    """The network ``config`` describes (cell, bidirectional, units, layers, dropout, residual,
+    architecture, attention, layer normalisation) for ``shape``, as given: for a recursive
+    config pass :func:`training_shape` to get the one-step network."""
     return build_model(
         shape,
         cell=config.model,
@@ -88,6 +261,9 @@ def build_for_config(shape: ModelShape, config: TrainConfig, *, mixed_precision:
         dropout=config.dropout,
         residual=config.residual,
         mixed_precision=mixed_precision,
+        architecture=config.architecture,
+        attention=config.attention,
+        layer_norm=config.layer_norm,
     )
 
 
@@ -105,6 +281,55 @@ def _last_target_values(inputs: keras.KerasTensor, shape: ModelShape) -> keras.K
     return kl.UpSampling1D(shape.horizon, name="repeat_over_horizon")(last)
 
 
+def make_optimizer(
+    name: str,
+    learning_rate: float,
+    clipnorm: float,
+    *,
+    weight_decay: float | None = None,
+    schedule: str = "constant",
+    decay_steps: int | None = None,
+) -> keras.optimizers.Optimizer:
+    """The optimizer ``--optimizer`` names, clipping gradients to ``clipnorm``.
+
+    ``weight_decay`` is decoupled (Keras subtracts ``decay x learning rate x weight`` after
+    each step); unset, AdamW decays by :data:`ADAMW_WEIGHT_DECAY` and the others not at all.
+    ``schedule="cosine"`` decays the rate along a cosine to zero over ``decay_steps`` steps
+    (every step of training); ``constant`` and ``plateau`` start from a plain rate (the plateau
+    callback of :func:`schedule_callbacks` lowers it).
+    """
+    keras = backend.keras()
+    optimizers = keras.optimizers
+
+    if weight_decay is None and name == "adamw":
+        weight_decay = ADAMW_WEIGHT_DECAY
+    rate: Any = learning_rate
+    if schedule == "cosine":
+        if not decay_steps or decay_steps < 1:
+            raise ValueError("a cosine schedule needs the number of training steps")
+        rate = optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+    common = {"learning_rate": rate, "clipnorm": clipnorm, "weight_decay": weight_decay or None}
+    if name == "adam":
+        return optimizers.Adam(**common)
+    if name == "adamw":
+        return optimizers.AdamW(**common)
+    if name == "rmsprop":
+        return optimizers.RMSprop(**common)
+    if name == "sgd":
+        return optimizers.SGD(momentum=SGD_MOMENTUM, **common)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def schedule_callbacks(schedule: str, patience: int) -> list[Any]:
+    """Keras callbacks a learning-rate schedule needs: ``plateau`` halves the rate after
+    ``max(1, patience // 2)`` epochs without a better validation loss, so the rate drops
+    before early stopping (after ``patience``) gives up."""
+    if schedule != "plateau":
+        return []
+    keras = backend.keras()
+    return [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, patience // 2))]
+
+
 def compile_model(
     model: keras.Model,
     learning_rate: float,
@@ -112,20 +337,32 @@ def compile_model(
     *,
     xla: bool = False,
     loss_scaling: bool = False,
+    optimizer: str = "adam",
+    weight_decay: float | None = None,
+    schedule: str = "constant",
+    decay_steps: int | None = None,
 ) -> None:
-    """Adam on mean squared error, with gradients clipped to ``clipnorm``.
+    """Compile on mean squared error with :func:`make_optimizer` (Adam by default), gradients
+    clipped to ``clipnorm``.
 
     ``xla`` compiles the whole training step with XLA: on a CPU it fuses the recurrent loop's
     many small operations and roughly doubles throughput (benchmarks/training_speed.py).
-    ``loss_scaling`` wraps Adam in a loss-scale optimizer, which float16 layers need so small
-    gradients do not underflow.
+    ``loss_scaling`` wraps the optimizer in a loss-scale optimizer, which float16 layers need
+    so small gradients do not underflow.
     """
     keras = backend.keras()
 
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm)
+    chosen = make_optimizer(
+        optimizer,
+        learning_rate,
+        clipnorm,
+        weight_decay=weight_decay,
+        schedule=schedule,
+        decay_steps=decay_steps,
+    )
     if loss_scaling:
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    model.compile(optimizer=optimizer, loss="mse", jit_compile=False)
+        chosen = keras.optimizers.LossScaleOptimizer(chosen)
+    model.compile(optimizer=chosen, loss="mse", jit_compile=False)
     if xla:
         # Keras refuses XLA whenever TensorFlow's op determinism is on (some GPU kernels lack a
         # deterministic XLA version); rnncast only asks for it on a CPU, where XLA's code is

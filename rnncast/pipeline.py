@@ -37,6 +37,7 @@ from rnncast.evaluation import ScoredWindows, evaluation_notes, score_forecasts
 from rnncast.fileio import is_replaceable_link, point_link, safe_file_name
 from rnncast.fitting import fit_on_history, history_split
 from rnncast.folds import REFIT_POLICIES, default_step, plan_folds
+from rnncast.intervals import FoldIntervals, calibrate_fitted, calibration_of
 from rnncast.locking import exclusive
 from rnncast.panel import is_many_series
 from rnncast.report import write_forecast_csv
@@ -52,6 +53,7 @@ from rnncast.scoring import (
     window_summary,
 )
 from rnncast.training import EpochHook
+from rnncast.transfer import adopt_source_architecture
 from rnncast.windows import Split, chronological_split, default_window_lengths, fit_lookback_to_rows
 
 logger = logging.getLogger("rnncast")
@@ -138,6 +140,7 @@ def train(
             _point_latest(latest, bundle_path)
         return TrainResult(bundle_path, trained.metadata, trained.report)
 
+    config = adopt_source_architecture(config)  # --init-from: a bad source is refused here
     series = load_training_series(data_path, config)
     config, split = plan_training(series, config)
     with exclusive(bundle_path, wait=wait):
@@ -151,10 +154,12 @@ def train_locked(
     bundle_path: Path,
     latest: Path | None,
     on_epoch: EpochHook | None,
+    extra_metadata: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train on a validated series and save the bundle at ``bundle_path``; point ``latest`` at it
-    unless None. The caller holds the bundle's lock (``update --retrain`` calls this directly
-    because it already holds it: :func:`train` would wait for itself)."""
+    unless None. The caller holds the bundle's lock (``update --retrain`` and ``tune`` call this
+    directly because they already hold it: :func:`train` would wait for itself).
+    ``extra_metadata`` adds sections to metadata.json (``tune`` records its search there)."""
     values = series.frame.to_numpy()
     test_start = split.train_rows + split.val_rows
     # The network and the scaler see only the rows before the test split.
@@ -162,8 +167,16 @@ def train_locked(
         values[:test_start], series.columns, len(series.targets), split.val_rows, config, on_epoch
     )
     model, summary = fitted.model, fitted.summary
+    calibration = calibrate_fitted(fitted, series, slice(0, test_start), config)  # None without
     report, _ = score_windows(
-        model, fitted.scaler, series, split.starts("test"), config, test_start, keep_windows=False
+        model,
+        fitted.scaler,
+        series,
+        split.starts("test"),
+        config,
+        test_start,
+        keep_windows=False,
+        intervals=calibration,
     )
     metadata = {
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -183,6 +196,12 @@ def train_locked(
         },
         "training": summary.to_dict(),
     }
+    if calibration is not None:
+        metadata["intervals"] = calibration.to_metadata()
+    if summary.lineage is not None:
+        # The weights' ancestry; `update` appends its fine-tuning steps after this record.
+        metadata["lineage"] = [summary.lineage]
+    metadata.update(extra_metadata or {})
     save_bundle(
         bundle_path,
         model=model,
@@ -223,6 +242,7 @@ def check(data: str | Path, config: TrainConfig | None = None, **settings: Any) 
         from rnncast.many_series import check_panel
 
         return check_panel(Path(data), config)
+    config = adopt_source_architecture(config)
     series = load_training_series(Path(data), config)
     config, split = plan_training(series, config)
     return {
@@ -331,11 +351,12 @@ def forecast(
         return ForecastResult(frame, bundle.path, data_path, time_format)
     series = load_for_bundle(bundle, data)  # bad data fails before TensorFlow loads
     config = bundle.config
-    from rnncast.forecasting import forecast_future
+    from rnncast.forecasting import forecast_future, with_intervals
     from rnncast.inference import forecast_network
 
     network = forecast_network(bundle)  # NumPy, no TensorFlow, unless RNNCAST_INFERENCE=keras
     frame = forecast_future(network, bundle.scaler, series, config.lookback, config.horizon)
+    frame = with_intervals(frame, bundle, series)  # as it is for a bundle without intervals
     data_path = Path(series.fingerprint["path"])
     if output is not None:
         write_forecast_csv(frame, output, data_path, series.time_format)
@@ -417,7 +438,13 @@ def evaluate(
             "their future: scores near those gaps are optimistic (--fill ffill avoids this)"
         )
     scores, scored = score_windows(
-        attach_model(bundle).model, bundle.scaler, series, starts, config, history_end=int(starts[0])
+        attach_model(bundle).model,
+        bundle.scaler,
+        series,
+        starts,
+        config,
+        history_end=int(starts[0]),
+        intervals=calibration_of(bundle.metadata),
     )
     report = {
         **_report_header("evaluation", series, config),
@@ -477,6 +504,7 @@ def backtest(
         raise UsageError(f"{bad} must be at least 1, got {folds if folds < 1 else step}")
     if report_dir is not None:
         check_report_target(Path(report_dir))
+    config = adopt_source_architecture(config)
     series = load_training_series(Path(data), config)
     if config.fill == "interpolate" and series.filled is not None and series.filled.any():
         raise UsageError(
@@ -516,6 +544,7 @@ def backtest(
     fold_reports: list[dict[str, Any]] = []
     parts: list[WindowForecasts] = []
     histories: list[dict[str, list[float]]] = []
+    intervals = FoldIntervals(config)  # does nothing without --intervals
     fitted = None
     for fold in plan:
         history = slice(fold.history_start, fold.origin)
@@ -527,6 +556,7 @@ def backtest(
                 values[history], series.columns, n_targets, val_rows[fold.number], config, on_epoch
             )
             histories.append(fitted.summary.history)
+            intervals.calibrate(fitted, series, history)  # on this fold's validation windows
         windows = forecast_windows(fitted.model, fitted.scaler, series, fold.origins, config, history)
         parts.append(windows)
         scores = score_forecasts(
@@ -543,6 +573,7 @@ def backtest(
                 "mase_period": windows.mase_period,
                 "metrics": scores["metrics"],
                 **{key: scores[key] for key in VERDICT_KEYS if key in scores},
+                **intervals.score_fold(fitted, series, fold.origins, windows),
             }
         )
 
@@ -558,6 +589,7 @@ def backtest(
         "mase_period": together.mase_period,
         **pooled,
         "evaluation_notes": evaluation_notes(forecasts, actual, season_of(config, series), config.lookback),
+        **intervals.report(series.targets),
         "folds": fold_reports,
     }
     if report_dir is not None:
@@ -569,6 +601,7 @@ def backtest(
             series.targets,
             np.concatenate([np.full(len(fold.origins), fold.number) for fold in plan]),
             together.unit_scale,
+            intervals.bounds(),
         )
         write_report_dir(Path(report_dir), report, scored, histories)
     return report
@@ -595,12 +628,15 @@ def load_for_bundle(bundle: Bundle, data: str | Path | None) -> SeriesData:
     path = training_data_path(bundle.metadata, data)
     check_file_fits_in_memory(path)
     config = bundle.config
+    # Indicator features are not in the file: read the others, then compute them again.
+    from rnncast.indicators import add_indicators, file_features
+
     try:
         series = load_series(
             path,
             time_col=bundle.metadata["data"].get("time_col"),
             target=bundle.targets,
-            features=bundle.features,
+            features=file_features(bundle.features, config.indicators),
             fill=config.fill,
             frequency=bundle.frequency,
             labels={
@@ -621,6 +657,7 @@ def load_for_bundle(bundle: Bundle, data: str | Path | None) -> SeriesData:
             f"trained on timestamps {has} them",
             "write the timestamps the way the training data did",
         )
+    series = add_indicators(series, config.indicators)
     if data is None and series.fingerprint["sha256"] != bundle.metadata["data"].get("sha256"):
         logger.warning(
             "%s has changed since the model was trained (%d rows now, %d then); using it as it is now",
@@ -708,6 +745,10 @@ def load_training_series(path: Path, config: TrainConfig) -> SeriesData:
     series = load_series(
         path, time_col=config.time_col, target=config.target, features=config.features, fill=config.fill
     )
+    if config.indicators:  # price features from the target, appended after the user's features
+        from rnncast.indicators import add_indicators
+
+        series = add_indicators(series, config.indicators)
     # Only for training: a constant target teaches nothing, yet a flat recent stretch is fine
     # input for forecasting or evaluating a trained model.
     variation_notes = check_variation(series.frame, series.targets, series.features)

@@ -176,6 +176,46 @@ def fold_errors_plot(folds: Sequence[dict[str, Any]], units: str, title: str) ->
     return _png(figure)
 
 
+def anomaly_plot(
+    index: pd.DatetimeIndex,
+    actual: np.ndarray,
+    expected: np.ndarray,
+    flags: np.ndarray,
+    targets: Sequence[str],
+    title: str,
+) -> bytes:
+    """Actual values against the model's expected values (rows x targets), one panel per
+    target, each flagged row marked with a red ring on its actual value."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11, 3.4 * len(targets)), layout="constrained")
+    axes = figure.subplots(len(targets), 1, sharex=True, squeeze=False)[:, 0]
+    shown = _naive_index(index)
+    for position, (ax, target) in enumerate(zip(axes, targets, strict=True)):
+        ax.plot(shown, actual[:, position], **STYLES["actual"])
+        ax.plot(
+            shown, expected[:, position], label="expected (model)", **{**_style("model"), "linewidth": 0.9}
+        )
+        flagged = flags[:, position]
+        ax.scatter(
+            shown[flagged],
+            actual[flagged, position],
+            s=60,
+            facecolors="none",
+            edgecolors="#d62728",
+            linewidths=1.6,
+            zorder=3,
+            label=f"anomaly ({int(flagged.sum())})",
+        )
+        ax.set_ylabel(f"{target} (data units)")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8, ncols=3)
+    axes[-1].set_xlabel(_time_label(index))
+    _date_axis(axes[-1])
+    figure.suptitle(title)
+    return _png(figure)
+
+
 def _or_nan(value: float | None) -> float:
     return np.nan if value is None else float(value)
 

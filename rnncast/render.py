@@ -40,6 +40,52 @@ def metrics_table(report: dict[str, Any], title: str = "Held-out test windows") 
     return table
 
 
+INTERVAL_METHOD_NAMES = {
+    "conformal": "split conformal, scaled by each window's mean absolute change",
+    "mc-dropout": "Monte Carlo dropout plus the validation noise",
+}
+
+
+def interval_summary(intervals: dict[str, Any], kind: str = "evaluation") -> str:
+    """One sentence on how the intervals were made and what coverage means."""
+    method = intervals.get("method", "")
+    where = "each fold's validation windows" if kind == "backtest" else "the validation windows"
+    return (
+        f"Prediction intervals by {INTERVAL_METHOD_NAMES.get(method, method)}, calibrated on "
+        f"{where} ({intervals.get('calibration_windows')} in all); coverage is the share of actual "
+        "values inside the interval, to compare with the level."
+    )
+
+
+def intervals_table(report: dict[str, Any]) -> Table | None:
+    """Coverage and mean width of each interval level (None without intervals): overall, at
+    the first and at the last horizon step."""
+    intervals = report.get("intervals")
+    if not intervals:
+        return None
+    table = Table(
+        title=f"Prediction intervals ({intervals.get('method')}, {report.get('windows')} windows)",
+        title_justify="left",
+    )
+    horizon = report.get("horizon", 1)
+    for heading in ("level", "coverage", "mean width", "coverage step 1", f"coverage step {horizon}"):
+        table.add_column(heading, justify="left" if heading == "level" else "right")
+    for label, entry in intervals["levels"].items():
+        by_step = entry.get("coverage_by_step") or [None]
+        table.add_row(
+            f"{label}%",
+            _share_text(entry.get("coverage")),
+            format_number(entry.get("mean_width")),
+            _share_text(by_step[0]),
+            _share_text(by_step[-1]),
+        )
+    return table
+
+
+def _share_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
 def folds_table(report: dict[str, Any]) -> Table:
     """A backtest's folds: their span, the model's RMSE and the best baseline's."""
     from rnncast.reporting import folds_table as fold_rows
@@ -128,6 +174,7 @@ def info_text(info: dict[str, Any]) -> str:
             f"{training['epochs_run']} epochs (best {training['best_epoch']}), "
             f"{training['seconds']:.1f}s on {training['device']}",
         ),
+        *_lineage_lines(info.get("lineage")),
         ("versions", ", ".join(f"{k} {v}" for k, v in info["versions"].items())),
     ]
     if report.get("metrics"):
@@ -136,6 +183,15 @@ def info_text(info: dict[str, Any]) -> str:
         label = "test RMSE" if units == "original" else "test RMSE (scaled)"
         lines.append((label, ", ".join(f"{k} {format_number(v)}" for k, v in rmse.items())))
         lines.append(("verdict", verdict_line(report)))
+    intervals = info.get("intervals")
+    if isinstance(intervals, dict):
+        levels = ", ".join(f"{level:g}%" for level in intervals.get("levels", []))
+        text = f"{intervals.get('method')} {levels}"
+        tested = (report.get("intervals") or {}).get("levels") or {}
+        coverage = [f"{label}% {_share_text(entry.get('coverage'))}" for label, entry in tested.items()]
+        if coverage:
+            text += f"; test coverage {', '.join(coverage)}"
+        lines.append(("intervals", text))
     return aligned(lines)
 
 
@@ -240,10 +296,35 @@ def _finite(data: Any) -> Any:
 def _network(info: dict[str, Any]) -> str:
     config = info["config"]
     cell = ("bidirectional " if config["bidirectional"] else "") + config["model"]
+    # Bundles from before these options lack the keys: they were plain direct RNNs.
+    options = [
+        option
+        for option, used in (
+            ("seq2seq", config.get("architecture") == "seq2seq"),
+            ("recursive", config.get("strategy") == "recursive"),
+            ("attention", config.get("attention")),
+            ("layer norm", config.get("layer_norm")),
+        )
+        if used
+    ]
+    head = "decoder" if config.get("architecture") == "seq2seq" else "dense head"
     return (
         f"{config['layers']} x {cell}({config['units']}), dropout {config['dropout']}, "
-        f"{'residual ' if config.get('residual') else ''}dense head; {info['model']['parameters']} parameters"
+        f"{'residual ' if config.get('residual') else ''}{head}"
+        f"{''.join(', ' + option for option in options)}; {info['model']['parameters']} parameters"
     )
+
+
+def _lineage_lines(lineage: Any) -> list[tuple[str, str]]:
+    """Where a transferred model's starting weights came from (``--init-from``)."""
+    records = lineage if isinstance(lineage, list) else []
+    source = next((r for r in records if isinstance(r, dict) and "init_from" in r), None)
+    if source is None:
+        return []
+    frozen = source.get("frozen") or []
+    text = f"{source['init_from']} (created {source.get('source_created_at')})"
+    text += f", frozen: {', '.join(frozen)}" if frozen else ""
+    return [("initialised from", text)]
 
 
 HISTORY_NAMES = (("model", "model"), ("naive", "naive"), ("seasonal_naive", "seasonal naive"))

@@ -46,7 +46,9 @@ def short_stamp(iso: Any) -> str:
 
 
 def forecast_csv(frame: pd.DataFrame, time_format: str | None = None) -> str:
-    """A dated forecast as CSV text: the time column, then one column per target."""
+    """A dated forecast as CSV text: the time column, then one column per target, then (a
+    bundle trained with ``--intervals``) ``<target>_lower_<level>`` and ``<target>_upper_<level>``
+    per target and level."""
     import pandas as pd
 
     buffer = io.StringIO()

@@ -143,8 +143,9 @@ def write_report_dir(
 def forecasts_csv(scored: ScoredWindows) -> str:
     """Every scored forecast, one row per window, step and target: ``fold, origin`` (the
     last known row), ``time`` (the forecast's target time), ``step, target, actual, scale``
-    (the scaler's scale: scaled error = error / scale), then one column per forecaster. Every
-    metric recomputed from these columns matches the report."""
+    (the scaler's scale: scaled error = error / scale), then one column per forecaster, then
+    with prediction intervals ``model_lower_<level>`` and ``model_upper_<level>`` per level.
+    Every metric recomputed from these columns matches the report."""
     windows, horizon, n_targets = scored.actual.shape
     index = scored.index
     rows_at = (scored.starts[:, None] + np.arange(horizon)[None, :])[:, :, None]  # target rows
@@ -165,6 +166,11 @@ def forecasts_csv(scored: ScoredWindows) -> str:
             "actual": scored.actual.reshape(-1),
             "scale": flat(scored.unit_scale),
             **{name: values.reshape(-1) for name, values in scored.forecasts.items()},
+            **{
+                f"model_{side}_{label}": bound.reshape(-1)
+                for label, bounds in scored.bounds.items()
+                for side, bound in zip(("lower", "upper"), bounds, strict=True)
+            },
         }
     )
     buffer = io.StringIO()
@@ -248,6 +254,8 @@ def report_blocks(report: dict[str, Any], plot_names: list[str]) -> list[Block]:
     label = "data units" if units == "original" else "scaled units"
     blocks.append(("h2", f"Error by horizon step ({label})"))
     blocks.append(("table", per_step_table(report["per_step"], units)))
+    if report.get("intervals"):
+        blocks.extend(interval_blocks(report["intervals"], report["kind"]))
     if report.get("folds"):
         blocks.append(("h2", "Backtest folds"))
         blocks.append(("table", folds_table(report["folds"], units)))
@@ -304,6 +312,46 @@ def per_step_table(per_step: dict[str, Any], units: str) -> Table:
         [str(step + 1), *(format_number(per_step[n][units]["rmse"][step]) for n in names)] for step in shown
     ]
     return Table(["step", *(f"{n} RMSE" for n in names)], rows)
+
+
+def interval_blocks(intervals: dict[str, Any], kind: str) -> list[Block]:
+    """The prediction intervals' coverage and width: overall, then by horizon step."""
+    from rnncast.render import interval_summary
+
+    blocks: list[Block] = [("h2", "Prediction intervals")]
+    blocks.append(("p", interval_summary(intervals, kind)))
+    levels = intervals["levels"]
+    rows = [
+        [
+            f"{label}%",
+            format_number(entry.get("coverage")),
+            format_number(entry.get("mean_width")),
+            format_number(entry.get("mean_width_scaled")),
+        ]
+        for label, entry in levels.items()
+    ]
+    blocks.append(("table", Table(["level", "coverage", "mean width", "mean width (scaled)"], rows)))
+    by_step = {label: entry.get("coverage_by_step") or [] for label, entry in levels.items()}
+    horizon = max((len(values) for values in by_step.values()), default=0)
+    if horizon > 1:
+        shown = np.unique(np.linspace(0, horizon - 1, min(horizon, 24)).round().astype(int))
+        step_rows = [
+            [
+                str(step + 1),
+                *(
+                    cell
+                    for label, entry in levels.items()
+                    for cell in (
+                        format_number(by_step[label][step]),
+                        format_number((entry.get("mean_width_by_step") or [None] * horizon)[step]),
+                    )
+                ),
+            ]
+            for step in shown
+        ]
+        header = ["step", *(f"{name} {label}%" for label in levels for name in ("coverage", "width"))]
+        blocks.append(("table", Table(header, step_rows)))
+    return blocks
 
 
 FOLD_HEADER = [

@@ -23,6 +23,7 @@ from rnncast.evaluation import (
     windows_with_baselines,
 )
 from rnncast.frequency import seasonal_period
+from rnncast.intervals import Bounds, IntervalCalibration, IntervalSums, window_bounds
 from rnncast.windows import Scaler, target_windows
 
 
@@ -149,6 +150,7 @@ def score_windows(
     history_end: int,
     *,
     keep_windows: bool = True,
+    intervals: IntervalCalibration | None = None,
 ) -> tuple[dict[str, Any], ScoredWindows | None]:
     """Score the model and the baselines on the windows whose targets start at the sorted
     ``starts``; the rows before ``history_end`` (at most ``starts[0]``) are the in-sample data
@@ -156,19 +158,30 @@ def score_windows(
 
     The windows are forecast and scored a part at a time, so memory stays bounded however many
     there are. With ``keep_windows``, every window's forecasts are also returned (for
-    forecasts.csv and plots, which need them all); without, the second item is None.
+    forecasts.csv and plots, which need them all); without, the second item is None. With
+    ``intervals``, the model's prediction intervals are put around every window and their
+    coverage and width reported under ``intervals`` (mc-dropout needs ``model`` to be Keras).
     """
     period = season_of(config, series)
     mase = mase_denominator(observed_targets(series, slice(0, history_end)), period)
     values = series.frame.to_numpy()
     sums = MetricSums()
+    covered = IntervalSums(intervals.method, intervals.labels) if intervals is not None else None
     kept: list[WindowForecasts] = []
+    kept_bounds: list[Bounds] = []
     for part in window_parts(len(starts), config.horizon * len(series.targets)):
         predicted = predict_part(model, scaler, values, series.targets, starts[part], config.lookback)
         windows = _with_baselines(predicted, scaler, series, values, starts[part], config, mase)
         # Baselines are those of the first windows (seasonal_naive needs a season before them).
         forecasts = {name: windows.forecasts[name] for name in sums.names or windows.forecasts}
         sums.add(windows.actual, forecasts, windows.unit_scale, windows.mase_scale)
+        if intervals is not None and covered is not None:
+            bounds = window_bounds(
+                intervals, model, scaler, values, series.targets, starts[part], config.lookback, predicted
+            )
+            covered.add(windows.actual, bounds, windows.unit_scale)
+            if keep_windows:
+                kept_bounds.append(bounds)
         if keep_windows:
             kept.append(dataclasses.replace(windows, forecasts=forecasts))
     report = {
@@ -178,6 +191,9 @@ def score_windows(
         **sums.report(series.targets),
         "evaluation_notes": notes_on_scores(sums.names, sums.finite_actuals, period, config.lookback),
     }
+    if intervals is not None and covered is not None:
+        covered.calibration_windows = intervals.calibration_windows
+        report["intervals"] = covered.report(series.targets)
     if not keep_windows:
         return report, None
     windows = pool_windows(kept)
@@ -189,8 +205,22 @@ def score_windows(
         series.targets,
         np.ones(len(starts), dtype=np.int64),
         windows.unit_scale,
+        pool_bounds(kept_bounds),
     )
     return report, scored
+
+
+def pool_bounds(parts: list[Bounds]) -> Bounds:
+    """Intervals of windows computed in several parts (or folds) as one, by level label."""
+    if not parts:
+        return {}
+    return {
+        label: (
+            np.concatenate([part[label][0] for part in parts]),
+            np.concatenate([part[label][1] for part in parts]),
+        )
+        for label in parts[0]
+    }
 
 
 def season_of(config: TrainConfig, series: SeriesData) -> int:

@@ -35,6 +35,9 @@ class TrainingSummary:
     device: str
     seconds: float
     history: dict[str, list[float]] = field(repr=False)
+    # Where the starting weights came from (--init-from), for the bundle's lineage; None when
+    # training started from random weights.
+    lineage: dict[str, Any] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the per-epoch history goes to history.csv instead)."""

@@ -236,19 +236,30 @@ def test_every_network_rnncast_builds_passes_the_archive_check(
 ) -> None:
     """The allowlist of Keras classes covers every model option (or training could not save)."""
     from rnncast.bundle import check_model_archive
-    from rnncast.models import ModelShape, build_model, compile_model
+    from rnncast.models import ModelShape, build_model, compile_model, unroll_recursive
 
-    for residual in (False, True):
+    # (network options, optimizer options): every architecture, option and optimizer at least once.
+    attention_and_norm = {"attention": True, "layer_norm": True}
+    variants = [
+        ({"residual": False}, {}),
+        ({"residual": True, **attention_and_norm}, {"optimizer": "adamw", "schedule": "cosine"}),
+        ({"architecture": "seq2seq", "layer_norm": True}, {"optimizer": "rmsprop", "schedule": "plateau"}),
+        (
+            {"architecture": "seq2seq", "attention": True, "residual": False},
+            {"optimizer": "sgd", "loss_scaling": True},
+        ),
+        ({"recursive": True, **attention_and_norm}, {"weight_decay": 0.01}),
+    ]
+    for network, training in variants:
+        recursive = network.pop("recursive", False)
+        # A recursive network's step reads and predicts the targets only (one step at a time).
+        shape = ModelShape(8, 1, 2, 2) if recursive else ModelShape(8, 3, 3, 2)
         model = build_model(
-            ModelShape(8, 3, 3, 2),
-            cell=cell,
-            bidirectional=bidirectional,
-            units=4,
-            layers=2,
-            dropout=0.2,
-            residual=residual,
+            shape, cell=cell, bidirectional=bidirectional, units=4, layers=2, dropout=0.2, **network
         )
-        compile_model(model, 1e-3, 1.0)
+        if recursive:
+            model = unroll_recursive(model, 3)
+        compile_model(model, 1e-3, 1.0, decay_steps=10, **training)
         model.save(tmp_path / "model.keras")
         check_model_archive(tmp_path / "model.keras")
 
