@@ -227,7 +227,7 @@ def tune_rows(series: dict[str, Path], work: Path, trials: int, minutes: float, 
             "tune", str(series[name]), "--out", str(out), "--trials", str(trials), "--max-minutes",
             str(minutes), "--search", "random", "--epochs", str(epochs), "--json", "--quiet", cwd=work,
         )  # fmt: skip
-        summary = json.loads(stdout)
+        json.loads(stdout)  # --json keeps stdout parseable (keras-tuner prints nothing there)
         tuning = bundle_metadata(out)["tuning"]
         report = bundle_report(out)
         rows.append(
@@ -237,8 +237,12 @@ def tune_rows(series: dict[str, Path], work: Path, trials: int, minutes: float, 
                 "default_val_loss": tuning.get("default_val_loss"),
                 "best_val_loss": tuning.get("best_val_loss"),
                 "best_trial": tuning.get("best_trial"),
-                "best_config": summary.get("best_config"),
-                "test_verdict": {k: report.get(k) for k in ("best_baseline", "model_beats_best_baseline")},
+                "best_values": tuning.get("best_values"),
+                "stopped_by": tuning.get("stopped_by"),
+                "test_verdict": {
+                    k: report.get(k)
+                    for k in ("best_baseline", "model_beats_best_baseline", "skill_vs_best_baseline")
+                },
                 "seconds": round(seconds, 1),
             }
         )

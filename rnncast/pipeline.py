@@ -452,6 +452,8 @@ def evaluate(
         "training": bundle.metadata["training"],
         **scores,
     }
+    if isinstance(bundle.metadata.get("tuning"), dict):  # a bundle rnncast tune chose
+        report["tuning"] = bundle.metadata["tuning"]
     if report_dir is not None:
         write_report_dir(Path(report_dir), report, scored, [read_history(bundle)])
     return report

@@ -175,6 +175,7 @@ def info_text(info: dict[str, Any]) -> str:
             f"{training['seconds']:.1f}s on {training['device']}",
         ),
         *_lineage_lines(info.get("lineage")),
+        *([("tuning", tuning_summary(info["tuning"]))] if isinstance(info.get("tuning"), dict) else []),
         ("versions", ", ".join(f"{k} {v}" for k, v in info["versions"].items())),
     ]
     if report.get("metrics"):
@@ -313,6 +314,22 @@ def _network(info: dict[str, Any]) -> str:
         f"{'residual ' if config.get('residual') else ''}{head}"
         f"{''.join(', ' + option for option in options)}; {info['model']['parameters']} parameters"
     )
+
+
+def tuning_summary(tuning: dict[str, Any]) -> str:
+    """One line on the search that chose a tuned bundle: the search, its budget's use and
+    the best trial's validation loss against the default configuration's."""
+    text = f"{tuning.get('search')} search, {tuning.get('trials_run')} trials"
+    stopped = {"trials": "--trials reached", "time budget": "--max-minutes spent"}
+    if tuning.get("stopped_by"):
+        text += f" ({stopped.get(tuning['stopped_by'], tuning['stopped_by'])})"
+    best, default = tuning.get("best_val_loss"), tuning.get("default_val_loss")
+    if isinstance(best, int | float):
+        text += f"; best trial {tuning.get('best_trial')}, validation loss {format_number(best)}"
+        if isinstance(default, int | float) and default > 0:
+            change = (best / default - 1) * 100
+            text += f" vs the default's {format_number(default)} ({change:+.1f}%)"
+    return text
 
 
 def _lineage_lines(lineage: Any) -> list[tuple[str, str]]:

@@ -256,6 +256,8 @@ def report_blocks(report: dict[str, Any], plot_names: list[str]) -> list[Block]:
     blocks.append(("table", per_step_table(report["per_step"], units)))
     if report.get("intervals"):
         blocks.extend(interval_blocks(report["intervals"], report["kind"]))
+    if isinstance(report.get("tuning"), dict):
+        blocks.extend(tuning_blocks(report["tuning"]))
     if report.get("folds"):
         blocks.append(("h2", "Backtest folds"))
         blocks.append(("table", folds_table(report["folds"], units)))
@@ -351,6 +353,30 @@ def interval_blocks(intervals: dict[str, Any], kind: str) -> list[Block]:
         ]
         header = ["step", *(f"{name} {label}%" for label in levels for name in ("coverage", "width"))]
         blocks.append(("table", Table(header, step_rows)))
+    return blocks
+
+
+def tuning_blocks(tuning: dict[str, Any]) -> list[Block]:
+    """The search that chose this model (``rnncast tune``): its summary and every trial."""
+    from rnncast.render import tuning_summary
+
+    blocks: list[Block] = [("h2", "Hyperparameter search"), ("p", tuning_summary(tuning) + ".")]
+    trials = [t for t in tuning.get("trials") or [] if isinstance(t, dict)]
+    searched = [str(name) for name in tuning.get("searched") or []]
+    if trials:
+        rows = [
+            [
+                f"{trial.get('trial')}{' (best)' if trial.get('trial') == tuning.get('best_trial') else ''}",
+                *(_plain((trial.get("values") or {}).get(name)) for name in searched),
+                format_number(trial.get("val_loss")),
+                _plain(trial.get("epochs")),
+                format_number(trial.get("seconds")),
+                _plain(trial.get("status")),
+            ]
+            for trial in trials
+        ]
+        header = ["trial", *searched, "val loss", "epochs", "seconds", "status"]
+        blocks.append(("table", Table(header, rows)))
     return blocks
 
 

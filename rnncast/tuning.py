@@ -920,6 +920,9 @@ def _train_best(
         "fingerprint": runner.state.fingerprint,
     }
     trials_out = [r.to_dict() for r in records]
+    # The bundle carries the whole trials table, so its report (evaluate --report-dir) and
+    # `info` can show the search without the state directory beside it.
+    section["trials"] = trials_out
     config, split = plan_training(series, runner.config_of(best))
     done = _already_trained(bundle_path, section, config)
     if done is not None:

@@ -6,7 +6,6 @@ chaotic network differs between Keras' own batch sizes by more than any toleranc
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shutil
@@ -405,9 +404,6 @@ def test_a_float32_policy_on_the_head_is_tolerated(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.skipif(
-    "mixed_precision" not in inspect.signature(build_model).parameters, reason="no mixed-precision option"
-)
 def test_a_mixed_precision_network_is_left_to_keras(tmp_path: Path) -> None:
     """float16 recurrent layers cannot be reproduced to 1e-5 in float64: Keras runs them."""
     model = build_model(ModelShape(LOOKBACK, HORIZON, 2, 1), units=4, mixed_precision=True)

@@ -112,6 +112,20 @@ def test_random_search_writes_the_trials_table_default_first_and_a_bundle_that_f
     forecast = rnncast.forecast(out, ledger=False)
     assert len(forecast.frame) == 3
 
+    # The bundle carries the search: info says how it went, and an evaluation report has a
+    # section with every trial (the CSV's rows, read from the bundle alone).
+    assert [t["trial"] for t in section["trials"]] == ["default", "1", "2"]
+    shown = CliRunner().invoke(app, ["info", str(out)])
+    assert shown.exit_code == 0, shown.output
+    assert f"best trial {best['trial']}" in shown.stdout and "random search, 3 trials" in shown.stdout
+    report_dir = tmp_path / "report"
+    evaluated = CliRunner().invoke(app, ["evaluate", "--model", str(out), "--report-dir", str(report_dir)])
+    assert evaluated.exit_code == 0, evaluated.output
+    markdown = (report_dir / "report.md").read_text(encoding="utf-8")
+    search = markdown.split("## Hyperparameter search", 1)[1].split("\n## ", 1)[0]
+    assert f"| {best['trial']} (best) |" in search
+    assert sum(line.startswith("| ") for line in search.splitlines()) == 1 + 3  # header + trials
+
 
 def test_grid_search_runs_exactly_the_listed_configurations(
     prices_csv: Path, tmp_path: Path, fits: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
