@@ -14,8 +14,10 @@ Experiments:
 - ``intervals``: ``train --intervals 80,95`` (conformal) and, on one series, mc-dropout; the
   empirical coverage and mean width of each level on the test split, from the bundle's report.
 - ``detect``: 10 spikes of ±5 standard deviations of the one-step change injected into a real
-  series at seeded positions; ``train`` then ``detect``; how many spikes were flagged and how
-  many other rows were (rows right after a spike, whose input window holds it, counted apart).
+  series at seeded positions; ``train --intervals 99`` then ``detect`` with the robust z-score
+  and with ``--score interval``; how many spikes were flagged and how many other rows were
+  (rows right after a spike, whose input window holds it, counted apart), at several
+  thresholds read off the same scores.
 - ``transfer``: a bundle trained on one city's hourly temperatures fine-tuned on another's
   (``--init-from``) against training from scratch, both for a fixed number of epochs without
   early stopping; epochs each needs to reach the scratch run's best validation loss.
@@ -136,38 +138,44 @@ def spiked_copy(path: Path, out: Path, spikes: int, size: float, seed: int) -> t
 
 
 def detect_rows(series: dict[str, Path], work: Path, epochs: int) -> list[dict[str, Any]]:
-    """Injected spikes flagged by detect, per series."""
+    """Injected spikes flagged by detect, per series and score (robust z, and the error over
+    the 99% conformal interval's half-width)."""
     rows = []
     for name in ("sf_temps_hourly", "seattle_tmax_daily", "co2_weekly"):
         spiked = work / f"{name}-spiked.csv"
         positions, _ = spiked_copy(series[name], spiked, spikes=10, size=5.0, seed=7)
         bundle = work / f"detect-{name}"
-        rnncast("train", str(spiked), "--out", str(bundle), "--epochs", str(epochs), "--quiet", cwd=work)
-        table = work / f"{name}-anomalies.csv"
-        _, _, seconds = rnncast(
-            "detect", "--model", str(bundle), "--data", str(spiked), "--output", str(table), "--quiet",
-            "--threshold", "4", cwd=work,
+        rnncast(
+            "train", str(spiked), "--out", str(bundle), "--epochs", str(epochs), "--intervals", "99",
+            "--quiet", cwd=work,
         )  # fmt: skip
-        found = pd.read_csv(table)
         times = pd.to_datetime(pd.read_csv(spiked).iloc[:, 0])
-        stamps = pd.to_datetime(found["timestamp"])
         spike_times = {times[p] for p in positions}
         after = {times[p + 1] for p in positions}
-        row: dict[str, Any] = {
-            "series": name,
-            "rows_scored": len(found),
-            "spikes": len(positions),
-            "detect_seconds": round(seconds, 1),
-        }
-        # The CSV holds every row's score, so other thresholds are read off the same run.
-        for threshold in (4.0, 5.0, 6.0, 8.0):
-            flagged = set(stamps[found["score"].abs() > threshold])
-            row[f"z>{threshold:g}"] = {
-                "spikes_flagged": len(spike_times & flagged),
-                "right_after_a_spike": len(after & flagged),
-                "other_flags": len(flagged - spike_times - after),
+        for score, thresholds in (("zscore", (4.0, 5.0, 6.0, 8.0)), ("interval", (1.0, 1.5, 2.0, 3.0))):
+            table = work / f"{name}-{score}-anomalies.csv"
+            _, _, seconds = rnncast(
+                "detect", "--model", str(bundle), "--data", str(spiked), "--output", str(table),
+                "--score", score, "--quiet", "--no-plot", cwd=work,
+            )  # fmt: skip
+            found = pd.read_csv(table)
+            stamps = pd.to_datetime(found["timestamp"])
+            row: dict[str, Any] = {
+                "series": name,
+                "score": score,
+                "rows_scored": len(found),
+                "spikes": len(positions),
+                "detect_seconds": round(seconds, 1),
             }
-        rows.append(row)
+            # The CSV holds every row's score, so other thresholds are read off the same run.
+            for threshold in thresholds:
+                flagged = set(stamps[found["score"].abs() > threshold])
+                row[f">{threshold:g}"] = {
+                    "spikes_flagged": len(spike_times & flagged),
+                    "right_after_a_spike": len(after & flagged),
+                    "other_flags": len(flagged - spike_times - after),
+                }
+            rows.append(row)
     return rows
 
 

@@ -124,6 +124,11 @@ class Freeze(StrEnum):
     recurrent = "recurrent"
 
 
+class DetectScore(StrEnum):
+    zscore = "zscore"
+    interval = "interval"
+
+
 class Device(StrEnum):
     auto = "auto"
     cpu = "cpu"
@@ -803,9 +808,20 @@ def detect(
     ],
     model: ModelPath = LATEST,
     data: DataOption = None,
+    score: Annotated[
+        DetectScore,
+        typer.Option(
+            help="zscore: robust z-score of the forecast error; interval: the error over the half-width "
+            "of the bundle's widest conformal interval (needs a model trained with --intervals).",
+        ),
+    ] = DetectScore.zscore,
     threshold: Annotated[
-        float, typer.Option(help="Flag rows whose robust z-score of the forecast error is beyond this (> 0).")
-    ] = 4.0,
+        float | None,
+        typer.Option(
+            help="Flag rows whose score is beyond this (> 0) [default: 4 for zscore, 1 for interval].",
+            show_default=False,
+        ),
+    ] = None,
     step: Annotated[
         int,
         typer.Option(help="Score each row against the forecast made this many steps earlier (1..horizon)."),
@@ -825,11 +841,13 @@ def detect(
     json_output: JsonFlag = False,
     quiet: QuietFlag = False,
 ) -> None:
-    """Flag anomalies: rows far from the model's forecast of them (robust z-score of the error)."""
+    """Flag anomalies: rows far from the model's forecast of them (robust z-score of the error, or
+    the error against the model's prediction interval)."""
     with _reported_errors(quiet):
-        from rnncast.detection import check_settings
+        from rnncast.detection import DEFAULT_THRESHOLDS, check_settings
 
-        check_settings(threshold, step, recent)  # a typo costs a blink, not the import of pandas
+        threshold = DEFAULT_THRESHOLDS[score.value] if threshold is None else threshold
+        check_settings(threshold, step, recent, score.value)  # a typo costs a blink, not the import of pandas
         from rnncast.preflight import check_bundle_data
 
         check_bundle_data(model, data)
@@ -846,6 +864,7 @@ def detect(
             plot=plot,
             draw_plot=not no_plot,
             recent=recent,
+            score=score.value,
         )
         if json_output:
             stdout.out(to_json(result.summary), highlight=False)

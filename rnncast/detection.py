@@ -17,6 +17,12 @@ A spike also enters the inputs of the forecasts made after it, so the row or two
 one may be flagged as well (the model expected the spike to last). A level shift is flagged at
 its first rows and fades as the shifted values fill the lookback window.
 
+With ``--score interval`` (a bundle trained with conformal ``--intervals``) the residual is
+instead divided by the half-width of the bundle's widest interval for that row's window and
+step, ``score = residual / (q[step] * s(x))``: the score is 1 at the interval's edge, and
+``--threshold`` (default 1 for this score) is in half-widths. It follows the window's
+volatility, where the robust z-score uses one scale for the whole series.
+
 Values ``--fill`` made up were never observed: they are neither scored nor written.
 A model of many series (format 2) is refused: detect one series at a time.
 """
@@ -38,10 +44,14 @@ if TYPE_CHECKING:
 
     from rnncast.bundle import Bundle
     from rnncast.data import SeriesData
+    from rnncast.intervals import IntervalCalibration
 
 logger = logging.getLogger("rnncast")
 
 DEFAULT_THRESHOLD = 4.0
+SCORES = ("zscore", "interval")
+# The default --threshold per --score: a robust z-score of 4, or outside the widest interval.
+DEFAULT_THRESHOLDS = {"zscore": DEFAULT_THRESHOLD, "interval": 1.0}
 MAD_TO_SIGMA = 1.4826  # 1 / the 75th percentile of the standard normal
 MEAN_AD_TO_SIGMA = 1.2533  # sqrt(pi / 2): the mean absolute deviation of a normal is 0.7979 sigma
 NEWEST_SHOWN = 5  # anomalies listed in the summary
@@ -62,12 +72,15 @@ class Detection:
     plot: Path | None
 
 
-def check_settings(threshold: float, step: int, recent: int) -> None:
+def check_settings(threshold: float, step: int, recent: int, score: str = "zscore") -> None:
     """Refuse impossible detection settings before anything is loaded.
 
     Raises:
-        UsageError: a threshold that is not a positive number, a step or recent count below 1.
+        UsageError: a threshold that is not a positive number, a step or recent count below 1,
+            an unknown score.
     """
+    if score not in SCORES:
+        raise UsageError(f"--score must be one of {', '.join(SCORES)}, got {score!r}")
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
         raise UsageError(f"--threshold must be a positive number, got {threshold!r}", "the default is 4.0")
     if threshold <= 0:
@@ -93,11 +106,12 @@ def detect(
     data: str | Path | None,
     output: str | Path,
     *,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     step: int = 1,
     plot: str | Path | None = None,
     draw_plot: bool = True,
     recent: int = 1,
+    score: str = "zscore",
 ) -> Detection:
     """Score every row of ``data`` (the bundle's training file by default) against the model's
     ``step``-ahead forecast of it; write the scored rows to ``output`` (CSV) and a plot.
@@ -106,12 +120,15 @@ def detect(
         model: the bundle directory.
         data: the data file (default: the training file).
         output: the CSV to write, atomically.
-        threshold: the robust z-score beyond which a row is an anomaly (> 0).
+        threshold: the score beyond which a row is an anomaly (> 0); by default 4 for
+            ``zscore`` and 1 (outside the widest interval) for ``interval``.
         step: score each row against the forecast made this many steps earlier (1 ..
             the model's horizon).
         plot: the PNG to write (default: beside ``output``, ``<output stem>.png``).
         draw_plot: False writes no plot.
         recent: how many of the newest rows the summary's ``recent`` block covers.
+        score: ``zscore`` (robust z-score of the residuals) or ``interval`` (residual over
+            the half-width of the bundle's widest conformal interval).
 
     Raises:
         UsageError: bad settings, a model of many series, or an output that cannot be written.
@@ -121,7 +138,9 @@ def detect(
     from rnncast.bundle import load_bundle
     from rnncast.bundle_files import training_data_path
 
-    check_settings(threshold, step, recent)
+    if threshold is None:
+        threshold = DEFAULT_THRESHOLDS.get(score, DEFAULT_THRESHOLD)
+    check_settings(threshold, step, recent, score)
     if str(output) == "-":
         raise UsageError(
             "detect writes its table to a file, not to standard output ('-')",
@@ -143,6 +162,7 @@ def detect(
             f"--step {step} is beyond the model's horizon of {config.horizon} step(s)",
             f"use a --step from 1 to {config.horizon}",
         )
+    calibration = _interval_calibration(bundle) if score == "interval" else None
     data_path = training_data_path(bundle.metadata, data)
     plot_path = plot_path_for(output, None if plot is None else Path(plot), draw_plot)
     _check_targets(output, plot_path, data_path, bundle.path)
@@ -155,12 +175,19 @@ def detect(
     actual = series.frame.to_numpy()[rows, : len(series.targets)].astype(np.float64)
     if series.filled is not None:
         actual[series.filled[rows]] = np.nan  # made up by --fill: nothing to score
-    scores, centre, scale = robust_scores(actual - expected)
+    if calibration is None:
+        scores, centre, scale = robust_scores(actual - expected)
+    else:
+        scores, level = interval_scores(calibration, series, rows, step, config.lookback, actual - expected)
+        centre, scale = np.zeros(len(series.targets)), np.ones(len(series.targets))
     flags = np.abs(np.nan_to_num(scores, nan=0.0)) > threshold
 
     frame = scored_frame(series, rows, actual, expected, scores, flags)
     summary = _summary(bundle, series, rows, frame, step, threshold, recent, centre, scale)
-    summary.update(output=str(output), plot=None if plot_path is None else str(plot_path))
+    summary.update(output=str(output), plot=None if plot_path is None else str(plot_path), score=score)
+    if calibration is not None:
+        summary["interval_level"] = level
+        del summary["residuals"]  # scaled per window by the interval, not by one median and MAD
     png = None
     if plot_path is not None:
         from rnncast.plots import anomaly_plot
@@ -168,7 +195,7 @@ def detect(
         ahead = "1 step" if step == 1 else f"{step} steps"
         title = (
             f"{Path(series.fingerprint['path']).name}: {summary['anomalies']} anomal"
-            f"{'y' if summary['anomalies'] == 1 else 'ies'} (|robust z| > {threshold:g}, "
+            f"{'y' if summary['anomalies'] == 1 else 'ies'} ({_measure(summary)} > {threshold:g}, "
             f"forecasts made {ahead} ahead)"
         )
         png = anomaly_plot(series.index[rows], actual, expected, flags, series.targets, title)
@@ -207,7 +234,7 @@ def summary_text(summary: dict[str, Any]) -> str:
         f"scored {summary['rows_scored']:,} rows ({summary['first_scored']} to {summary['last_scored']}) "
         f"against forecasts made {ahead} ahead",
         f"{summary['anomalies']:,} anomal{'y' if summary['anomalies'] == 1 else 'ies'} "
-        f"(|robust z| > {summary['threshold']:g})",
+        f"({_measure(summary)} > {summary['threshold']:g})",
     ]
     if summary["newest_anomalies"]:
         lines.append("newest anomalies:")
@@ -224,6 +251,13 @@ def summary_text(summary: dict[str, Any]) -> str:
         f"{newest}: {'no anomaly' if not found else f'{found} anomal' + ('y' if found == 1 else 'ies')}"
     )
     return "\n".join(lines)
+
+
+def _measure(summary: dict[str, Any]) -> str:
+    """What the scores are, in words (for the summary line and the plot's title)."""
+    if summary.get("score") == "interval":
+        return f"|error| / {summary['interval_level']:g}% interval half-width"
+    return "|robust z|"
 
 
 def _scored_rows(series: SeriesData, lookback: int, step: int) -> np.ndarray:
@@ -270,6 +304,54 @@ def expected_values(bundle: Bundle, series: SeriesData, rows: np.ndarray, step: 
             "check the data for extreme values, or retrain the model",
         )
     return expected
+
+
+def _interval_calibration(bundle: Bundle) -> IntervalCalibration:
+    """The bundle's conformal calibration, which ``--score interval`` divides by.
+
+    Raises:
+        UsageError: the bundle has no intervals, or MC-dropout ones (they need the network
+            sampled a hundred times per row).
+    """
+    from rnncast.intervals import calibration_of
+
+    calibration = calibration_of(bundle.metadata)
+    if calibration is None:
+        raise UsageError(
+            f"--score interval needs prediction intervals, but {bundle.path} was trained without --intervals",
+            "retrain with --intervals 95 (or 99), or use --score zscore",
+        )
+    if calibration.method != "conformal":
+        raise UsageError(
+            f"--score interval works with conformal intervals, but {bundle.path} has "
+            f"{calibration.method} ones",
+            "retrain with --interval-method conformal, or use --score zscore",
+        )
+    return calibration
+
+
+def interval_scores(
+    calibration: IntervalCalibration,
+    series: SeriesData,
+    rows: np.ndarray,
+    step: int,
+    lookback: int,
+    residuals: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """Each residual (rows x targets) over the half-width of the widest calibrated interval of
+    the window it was forecast from, at ``step``; and that interval's level."""
+    from rnncast.intervals import window_scale
+
+    assert calibration.scale_floor is not None
+    level = max(calibration.levels)
+    label = calibration.labels[calibration.levels.index(level)]
+    n_targets = len(series.targets)
+    values = series.frame.to_numpy()[:, :n_targets].astype(np.float64)
+    # The window whose step ``step`` forecast row t starts its targets at t - step + 1.
+    window = window_scale(values, rows - step + 1, lookback, calibration.scale_floor)
+    half_width = calibration.quantiles[label][step - 1] * window
+    with np.errstate(all="ignore"):
+        return residuals / half_width, level
 
 
 def robust_scores(residuals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

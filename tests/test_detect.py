@@ -1,4 +1,4 @@
-"""rnncast detect: spikes injected into a seasonal series are flagged, outputs are atomic, exit 8."""
+"""rnncast detect: injected spikes are flagged (robust z and interval scores), outputs are atomic, exit 9."""
 
 from __future__ import annotations
 
@@ -209,3 +209,50 @@ def test_detect_help_and_a_bad_threshold_load_no_tensorflow(tmp_path: Path) -> N
     assert results[1]["code"] == ExitCode.USAGE and "--threshold must be above 0" in results[1]["error"]
     assert all(result["loaded"] == [] for result in results)
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_interval_score_flags_the_spikes_and_needs_conformal_intervals(
+    bundle: Path, files: dict[str, Path], tmp_path: Path
+) -> None:
+    """--score interval: the error over the 95% interval's half-width for that window and step.
+    The spikes sit far outside it; a bundle without intervals is refused with the fix."""
+    intervals = tmp_path / "with-intervals"
+    settings = {"epochs": 3, "units": 8, "batch_size": 32, "patience": 0}
+    rnncast.train(
+        files["train"], out=intervals, lookback=LOOKBACK, horizon=HORIZON, link_latest=False,
+        intervals="80,95", **settings,
+    )  # fmt: skip
+    output = tmp_path / "anomalies.csv"
+    result = run(
+        "detect", "-m", intervals, "-d", files["spiked"], "-o", output, "--score", "interval", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["score"] == "interval" and summary["interval_level"] == 95 and summary["threshold"] == 1.0
+    table = pd.read_csv(output, keep_default_na=False)
+    stamps = seasonal()["time"]
+    flagged = set(table.loc[table["flag"], "timestamp"])
+    assert set(stamps[SPIKES]) <= flagged
+    assert (table["flag"] == (table["score"].abs() > 1.0)).all()
+    # Clean rows fall outside a 95% interval about 5% of the time, not much more.
+    near_spikes = SPIKES + [row + 1 for row in SPIKES if row + 1 < ROWS]
+    clean = table[~table["timestamp"].isin(stamps[near_spikes])]
+    assert clean["flag"].mean() < 0.1
+
+    # The score is the error over q[step] * s(x): recompute one row from the calibration.
+    metadata = json.loads((intervals / "metadata.json").read_text())
+    q = metadata["intervals"]["quantiles"]["95"][0][0]
+    values = pd.read_csv(files["spiked"])["load"].to_numpy()
+    row = SPIKES[0]
+    window = values[row - LOOKBACK : row]
+    scale = max(np.abs(np.diff(window)).mean(), metadata["intervals"]["scale_floor"][0])
+    hit = table[table["timestamp"] == stamps[row]].iloc[0]
+    assert math.isclose(hit["score"], (hit["actual"] - hit["expected"]) / (q * scale), rel_tol=1e-6)
+
+    refused = run(
+        "detect", "-m", bundle, "-d", files["spiked"], "-o", tmp_path / "no.csv", "--score", "interval"
+    )
+    assert_one_line_error(
+        refused, ExitCode.USAGE, "--score interval needs prediction intervals", "--intervals"
+    )
+    assert not (tmp_path / "no.csv").exists()
