@@ -165,11 +165,6 @@ class TrainConfig:
     def _check_combinations(self) -> None:
         """Options that cannot work together, refused before any data is read."""
         many_series = self.id_col is not None or bool(self.series_columns)
-        if self.strategy == "recursive" and self.architecture == "seq2seq":
-            raise UsageError(
-                "--strategy recursive applies to --architecture rnn (seq2seq decodes the horizon itself)",
-                "drop --strategy recursive, or use --architecture rnn",
-            )
         if self.strategy == "recursive" and (self.features or self.indicators):
             raise UsageError(
                 "--strategy recursive feeds its own forecasts back as inputs, but the future values "

@@ -13,9 +13,10 @@ themselves, barely move it). Where more than half the residuals are equal, the M
 1.2533 times their mean absolute deviation stands in; where every residual is equal, every
 score is 0. A row is an anomaly when ``|score| > threshold``.
 
-A spike also enters the inputs of the forecasts made after it, so the row or two after a big
-one may be flagged as well (the model expected the spike to last). A level shift is flagged at
-its first rows and fades as the shifted values fill the lookback window.
+A spike also enters the inputs of the forecasts made after it, and the model expects it to
+last: the normal rows after it are scored again with the spike replaced by its expected value
+and cleared when they are then within the threshold (``rnncast.echoes``). A level shift is
+flagged at its first row; the rows after it are not flagged for keeping the new level.
 
 With ``--score interval`` (a bundle trained with conformal ``--intervals``) the residual is
 instead divided by the half-width of the bundle's widest interval for that row's window and
@@ -167,24 +168,48 @@ def detect(
     plot_path = plot_path_for(output, None if plot is None else Path(plot), draw_plot)
     _check_targets(output, plot_path, data_path, bundle.path)
 
+    from rnncast.echoes import clear_echoes, interval_rescore, zscore_rescore
+    from rnncast.inference import forecast_network
     from rnncast.pipeline import load_for_bundle
+    from rnncast.scoring import predict_part
 
     series = load_for_bundle(bundle, data)
     rows = _scored_rows(series, config.lookback, step)
-    expected = expected_values(bundle, series, rows, step)
-    actual = series.frame.to_numpy()[rows, : len(series.targets)].astype(np.float64)
+    network = forecast_network(bundle)  # NumPy, no TensorFlow, unless it must fall back to Keras
+    expected = expected_values(bundle, series, rows, step, network)
+    n_targets = len(series.targets)
+    actual = series.frame.to_numpy()[rows, :n_targets].astype(np.float64)
     if series.filled is not None:
         actual[series.filled[rows]] = np.nan  # made up by --fill: nothing to score
     if calibration is None:
         scores, centre, scale = robust_scores(actual - expected)
+        rescore = zscore_rescore(centre, scale)
     else:
         scores, level = interval_scores(calibration, series, rows, step, config.lookback, actual - expected)
-        centre, scale = np.zeros(len(series.targets)), np.ones(len(series.targets))
-    flags = np.abs(np.nan_to_num(scores, nan=0.0)) > threshold
+        centre, scale = np.zeros(n_targets), np.ones(n_targets)
+        quantile = np.asarray(calibration.quantiles[_widest(calibration)][step - 1], dtype=np.float64)
+        rescore = interval_rescore(quantile, calibration.scale_floor, step, config.lookback, n_targets)
+
+    lookback = config.lookback
+
+    def forecast_window(values: np.ndarray, start: int) -> np.ndarray:
+        window = predict_part(network, bundle.scaler, values, series.targets, np.array([start]), lookback)
+        return window[0, step - 1]
+
+    second = clear_echoes(
+        forecast_window, series.frame.to_numpy(), rows, step, config.lookback, actual, expected, scores,
+        threshold, rescore,
+    )  # fmt: skip
+    expected, scores, flags = second.expected, second.scores, second.flags
 
     frame = scored_frame(series, rows, actual, expected, scores, flags)
     summary = _summary(bundle, series, rows, frame, step, threshold, recent, centre, scale)
-    summary.update(output=str(output), plot=None if plot_path is None else str(plot_path), score=score)
+    summary.update(
+        output=str(output),
+        plot=None if plot_path is None else str(plot_path),
+        score=score,
+        echoes_cleared=second.cleared,
+    )
     if calibration is not None:
         summary["interval_level"] = level
         del summary["residuals"]  # scaled per window by the interval, not by one median and MAD
@@ -236,6 +261,12 @@ def summary_text(summary: dict[str, Any]) -> str:
         f"{summary['anomalies']:,} anomal{'y' if summary['anomalies'] == 1 else 'ies'} "
         f"({_measure(summary)} > {summary['threshold']:g})",
     ]
+    if summary.get("echoes_cleared"):
+        cleared = summary["echoes_cleared"]
+        lines.append(
+            f"{cleared:,} more row{'' if cleared == 1 else 's'} cleared: within the threshold once the "
+            "earlier anomaly in the model's inputs is replaced by its expected value"
+        )
     if summary["newest_anomalies"]:
         lines.append("newest anomalies:")
         for row in summary["newest_anomalies"]:
@@ -278,16 +309,20 @@ def _scored_rows(series: SeriesData, lookback: int, step: int) -> np.ndarray:
     return rows
 
 
-def expected_values(bundle: Bundle, series: SeriesData, rows: np.ndarray, step: int) -> np.ndarray:
+def expected_values(
+    bundle: Bundle, series: SeriesData, rows: np.ndarray, step: int, network: Any = None
+) -> np.ndarray:
     """The model's forecast of each row in ``rows`` made ``step`` steps earlier (rows x targets,
-    original units): step ``step`` of the window whose targets start at ``row - step + 1``."""
+    original units): step ``step`` of the window whose targets start at ``row - step + 1``.
+    ``network`` is the bundle's forecast network (loaded here when not given)."""
     from rnncast.evaluation import window_parts
     from rnncast.inference import forecast_network
     from rnncast.scoring import predict_part
 
     config = bundle.config
     assert config.lookback is not None and config.horizon is not None
-    network = forecast_network(bundle)  # NumPy, no TensorFlow, unless it must fall back to Keras
+    if network is None:
+        network = forecast_network(bundle)  # NumPy, no TensorFlow, unless it must fall back to Keras
     starts = rows - step + 1
     values = series.frame.to_numpy()
     parts = []
@@ -344,7 +379,7 @@ def interval_scores(
 
     assert calibration.scale_floor is not None
     level = max(calibration.levels)
-    label = calibration.labels[calibration.levels.index(level)]
+    label = _widest(calibration)
     n_targets = len(series.targets)
     values = series.frame.to_numpy()[:, :n_targets].astype(np.float64)
     # The window whose step ``step`` forecast row t starts its targets at t - step + 1.
@@ -352,6 +387,11 @@ def interval_scores(
     half_width = calibration.quantiles[label][step - 1] * window
     with np.errstate(all="ignore"):
         return residuals / half_width, level
+
+
+def _widest(calibration: IntervalCalibration) -> str:
+    """The label of the calibration's widest (highest-level) interval."""
+    return calibration.labels[calibration.levels.index(max(calibration.levels))]
 
 
 def robust_scores(residuals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

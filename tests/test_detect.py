@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import rnncast
 from rnncast.cli import app
 from rnncast.detection import detect, robust_scores
+from rnncast.echoes import clear_echoes, zscore_rescore
 from rnncast.errors import ExitCode
 from tests.test_cli import assert_one_line_error
 from tests.test_startup import run_fresh
@@ -73,11 +74,12 @@ def test_injected_spikes_are_flagged_and_little_else(
     assert table["timestamp"].tolist() == stamps[LOOKBACK:].tolist()  # every row with a forecast
     flagged = set(table.loc[table["flag"], "timestamp"])
     spikes = set(stamps[SPIKES])
-    assert spikes <= flagged
-    # A spike also misleads the next forecast, made from it: only those rows may be flagged besides.
-    assert flagged - spikes <= set(stamps[[row + 1 for row in SPIKES if row + 1 < ROWS]])
+    # A spike also misleads the next forecasts, made from it; scored again with the spike
+    # replaced by its expected value, those normal rows are cleared: only the spikes remain.
+    assert flagged == spikes
     assert (table["flag"] == (table["score"].abs() > 4.0)).all()
     summary = json.loads(result.stdout)
+    assert summary["echoes_cleared"] >= 1
     assert summary["rows_scored"] == ROWS - LOOKBACK and summary["anomalies"] == len(flagged)
     assert summary["newest_anomalies"][0]["timestamp"] == stamps[ROWS - 1]
     assert summary["recent"]["rows"] == 1 and len(summary["recent"]["anomalies"]) == 1
@@ -235,8 +237,7 @@ def test_interval_score_flags_the_spikes_and_needs_conformal_intervals(
     assert set(stamps[SPIKES]) <= flagged
     assert (table["flag"] == (table["score"].abs() > 1.0)).all()
     # Clean rows fall outside a 95% interval about 5% of the time, not much more.
-    near_spikes = SPIKES + [row + 1 for row in SPIKES if row + 1 < ROWS]
-    clean = table[~table["timestamp"].isin(stamps[near_spikes])]
+    clean = table[~table["timestamp"].isin(stamps[SPIKES])]
     assert clean["flag"].mean() < 0.1
 
     # The score is the error over q[step] * s(x): recompute one row from the calibration.
@@ -256,3 +257,34 @@ def test_interval_score_flags_the_spikes_and_needs_conformal_intervals(
         refused, ExitCode.USAGE, "--score interval needs prediction intervals", "--intervals"
     )
     assert not (tmp_path / "no.csv").exists()
+
+
+def test_second_look_clears_echoes_but_keeps_level_shifts_and_runs_of_anomalies() -> None:
+    """With the naive forecast (what a residual network starts as), a spike's next row is an
+    echo and is cleared; a level shift is flagged once, not at every row of its new level;
+    two anomalies in a row both stay."""
+    rng = np.random.default_rng(3)
+    values = (20 + np.sin(np.arange(400) / 6) + rng.normal(0, 0.05, 400)).reshape(-1, 1)
+    values[100] += 5.0  # a spike
+    values[200:202] += [[4.0], [-4.0]]  # two anomalies in a row
+    values[300:] += 6.0  # a level shift
+    lookback, step = 10, 1
+    rows = np.arange(lookback, 400)
+    expected = values[rows - 1]  # naive: the previous value
+
+    def naive(data: np.ndarray, start: int) -> np.ndarray:
+        return data[start - 1, :1]
+
+    actual = values[rows]
+    scores, centre, scale = robust_scores(actual - expected)
+    first = set(rows[np.abs(scores[:, 0]) > 4])
+    assert {100, 101, 200, 201, 202, 300} <= first  # the echoes of 100 and 201 among them
+    second = clear_echoes(
+        naive, values, rows, step, lookback, actual, expected, scores, 4.0, zscore_rescore(centre, scale)
+    )
+    assert set(rows[second.flags[:, 0]]) == {100, 200, 201, 300}
+    assert second.cleared == len(first) - 4
+    # The echo's expected value is now the forecast made with the spike replaced by its own.
+    echo = int(np.flatnonzero(rows == 101)[0])
+    assert second.expected[echo, 0] == pytest.approx(values[99, 0])
+    assert (second.flags == (np.abs(second.scores) > 4)).all()

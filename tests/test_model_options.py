@@ -23,7 +23,7 @@ from tests.conftest import FAST
 TOLERANCE = 1e-5
 LOOKBACK, HORIZON = 8, 3
 # Every option trained end to end with each of the three cells and a bidirectional stack; the
-# options are combined so that eight short trainings cover them all (tests/test_bundle.py builds
+# options are combined so that nine short trainings cover them all (tests/test_bundle.py builds
 # every option for every cell, and tests below check each one's own behaviour).
 DIRECT = {"layer_norm": True, "attention": True, "layers": 2, "residual": False}  # features too
 RECURSIVE = {"strategy": "recursive", "layer_norm": True, "attention": True}  # no features
@@ -36,6 +36,7 @@ CASES = {
     "simple_rnn-seq2seq": ("simple_rnn", False, SEQ2SEQ),
     "lstm-seq2seq+attention": ("lstm", False, {**SEQ2SEQ, "attention": True}),
     "gru-seq2seq": ("gru", False, SEQ2SEQ),
+    "gru-seq2seq-recursive": ("gru", False, {**SEQ2SEQ, "strategy": "recursive", "attention": True}),
     "bidirectional-seq2seq+attention": ("lstm", True, {**SEQ2SEQ, "attention": True, "layers": 1}),
 }
 
