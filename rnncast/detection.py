@@ -174,7 +174,8 @@ def detect(
     from rnncast.scoring import predict_part
 
     series = load_for_bundle(bundle, data)
-    rows = _scored_rows(series, config.lookback, step)
+    lookback = config.lookback
+    rows = _scored_rows(series, lookback, step)
     network = forecast_network(bundle)  # NumPy, no TensorFlow, unless it must fall back to Keras
     expected = expected_values(bundle, series, rows, step, network)
     n_targets = len(series.targets)
@@ -185,19 +186,17 @@ def detect(
         scores, centre, scale = robust_scores(actual - expected)
         rescore = zscore_rescore(centre, scale)
     else:
-        scores, level = interval_scores(calibration, series, rows, step, config.lookback, actual - expected)
+        scores, level = interval_scores(calibration, series, rows, step, lookback, actual - expected)
         centre, scale = np.zeros(n_targets), np.ones(n_targets)
         quantile = np.asarray(calibration.quantiles[_widest(calibration)][step - 1], dtype=np.float64)
-        rescore = interval_rescore(quantile, calibration.scale_floor, step, config.lookback, n_targets)
-
-    lookback = config.lookback
+        rescore = interval_rescore(quantile, calibration.scale_floor, step, lookback, n_targets)
 
     def forecast_window(values: np.ndarray, start: int) -> np.ndarray:
         window = predict_part(network, bundle.scaler, values, series.targets, np.array([start]), lookback)
         return window[0, step - 1]
 
     second = clear_echoes(
-        forecast_window, series.frame.to_numpy(), rows, step, config.lookback, actual, expected, scores,
+        forecast_window, series.frame.to_numpy(), rows, step, lookback, actual, expected, scores,
         threshold, rescore,
     )  # fmt: skip
     expected, scores, flags = second.expected, second.scores, second.flags
@@ -264,8 +263,8 @@ def summary_text(summary: dict[str, Any]) -> str:
     if summary.get("echoes_cleared"):
         cleared = summary["echoes_cleared"]
         lines.append(
-            f"{cleared:,} more row{'' if cleared == 1 else 's'} cleared: within the threshold once the "
-            "earlier anomaly in the model's inputs is replaced by its expected value"
+            f"{cleared:,} row{'' if cleared == 1 else 's'} flagged at first, then cleared: within the "
+            "threshold once the earlier anomaly in the model's inputs is replaced by its expected value"
         )
     if summary["newest_anomalies"]:
         lines.append("newest anomalies:")
