@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from rnncast.bundle import Bundle
     from rnncast.data import SeriesData
+    from rnncast.echoes import Rescore
     from rnncast.intervals import IntervalCalibration
 
 logger = logging.getLogger("rnncast")
@@ -168,7 +169,7 @@ def detect(
     plot_path = plot_path_for(output, None if plot is None else Path(plot), draw_plot)
     _check_targets(output, plot_path, data_path, bundle.path)
 
-    from rnncast.echoes import clear_echoes, interval_rescore, zscore_rescore
+    from rnncast.echoes import clear_echoes
     from rnncast.inference import forecast_network
     from rnncast.pipeline import load_for_bundle
     from rnncast.scoring import predict_part
@@ -182,23 +183,22 @@ def detect(
     actual = series.frame.to_numpy()[rows, :n_targets].astype(np.float64)
     if series.filled is not None:
         actual[series.filled[rows]] = np.nan  # made up by --fill: nothing to score
+    values = series.frame.to_numpy()
     if calibration is None:
         scores, centre, scale = robust_scores(actual - expected)
-        rescore = zscore_rescore(centre, scale)
+        rescore = zscore_scorer(centre, scale)
     else:
-        scores, level = interval_scores(calibration, series, rows, step, lookback, actual - expected)
+        rescore = interval_scorer(calibration, step, lookback, n_targets)
+        scores = rescore(actual - expected, values, rows)
         centre, scale = np.zeros(n_targets), np.ones(n_targets)
-        quantile = np.asarray(calibration.quantiles[_widest(calibration)][step - 1], dtype=np.float64)
-        rescore = interval_rescore(quantile, calibration.scale_floor, step, lookback, n_targets)
 
     def forecast_window(values: np.ndarray, start: int) -> np.ndarray:
         window = predict_part(network, bundle.scaler, values, series.targets, np.array([start]), lookback)
         return window[0, step - 1]
 
     second = clear_echoes(
-        forecast_window, series.frame.to_numpy(), rows, step, lookback, actual, expected, scores,
-        threshold, rescore,
-    )  # fmt: skip
+        forecast_window, values, rows, step, lookback, actual, expected, scores, threshold, rescore
+    )
     expected, scores, flags = second.expected, second.scores, second.flags
 
     frame = scored_frame(series, rows, actual, expected, scores, flags)
@@ -210,7 +210,7 @@ def detect(
         echoes_cleared=second.cleared,
     )
     if calibration is not None:
-        summary["interval_level"] = level
+        summary["interval_level"] = max(calibration.levels)
         del summary["residuals"]  # scaled per window by the interval, not by one median and MAD
     png = None
     if plot_path is not None:
@@ -364,28 +364,28 @@ def _interval_calibration(bundle: Bundle) -> IntervalCalibration:
     return calibration
 
 
-def interval_scores(
-    calibration: IntervalCalibration,
-    series: SeriesData,
-    rows: np.ndarray,
-    step: int,
-    lookback: int,
-    residuals: np.ndarray,
-) -> tuple[np.ndarray, float]:
-    """Each residual (rows x targets) over the half-width of the widest calibrated interval of
-    the window it was forecast from, at ``step``; and that interval's level."""
+def interval_scorer(calibration: IntervalCalibration, step: int, lookback: int, n_targets: int) -> Rescore:
+    """Scores of residuals (rows x targets) over the half-width of the widest calibrated
+    interval of the window each row was forecast from, at ``step``: ``q[step] * s(x)``."""
     from rnncast.intervals import window_scale
 
-    assert calibration.scale_floor is not None
-    level = max(calibration.levels)
-    label = _widest(calibration)
-    n_targets = len(series.targets)
-    values = series.frame.to_numpy()[:, :n_targets].astype(np.float64)
-    # The window whose step ``step`` forecast row t starts its targets at t - step + 1.
-    window = window_scale(values, rows - step + 1, lookback, calibration.scale_floor)
-    half_width = calibration.quantiles[label][step - 1] * window
-    with np.errstate(all="ignore"):
-        return residuals / half_width, level
+    floor = calibration.scale_floor
+    assert floor is not None
+    quantile = np.asarray(calibration.quantiles[_widest(calibration)][step - 1], dtype=np.float64)
+
+    def score(residuals: np.ndarray, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        # The window whose step ``step`` forecast row t starts its targets at t - step + 1.
+        window = window_scale(values[:, :n_targets], rows - step + 1, lookback, floor)
+        with np.errstate(all="ignore"):
+            return residuals / (quantile * window)
+
+    return score
+
+
+def zscore_scorer(centre: np.ndarray, scale: np.ndarray) -> Rescore:
+    """Robust z-scores with a fixed median and spread (the first pass's, from
+    :func:`robust_scores`), for the second look's residuals."""
+    return lambda residuals, _values, _rows: standardised(residuals, centre, scale)
 
 
 def _widest(calibration: IntervalCalibration) -> str:
@@ -408,8 +408,13 @@ def robust_scores(residuals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
         scale = np.array(
             [_spread(deviation[observed[:, i], i]) for i in range(residuals.shape[1])], dtype=np.float64
         )
-        scores = np.where(scale > 0, (residuals - centre) / np.where(scale > 0, scale, 1.0), 0.0)
-    return np.where(observed, scores, np.nan), centre, scale
+    return np.where(observed, standardised(residuals, centre, scale), np.nan), centre, scale
+
+
+def standardised(residuals: np.ndarray, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(residuals - centre) / scale`` per column; 0 where the scale is 0 (every residual equal)."""
+    with np.errstate(all="ignore"):
+        return np.where(scale > 0, (residuals - centre) / np.where(scale > 0, scale, 1.0), 0.0)
 
 
 def _spread(deviation: np.ndarray) -> float:

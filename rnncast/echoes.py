@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -32,9 +31,10 @@ logger = logging.getLogger("rnncast")
 # rows are flagged) the rest keep their first-pass scores rather than take minutes.
 MAX_SECOND_LOOKS = 5000
 
-# (residuals of one row's targets, the values with confirmed anomalies replaced, the row) ->
-# the row's scores on the first pass's scale.
-Rescore = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+# (residuals, rows x targets; the data's values; those rows) -> their scores. The first pass
+# scores every row with the data as read; the second look scores one row at a time with the
+# confirmed anomalies replaced (the interval score reads its scale from the window).
+Rescore = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ def clear_echoes(
         step: the forecasts are made this many rows ahead.
         lookback: the rows each window reads.
         threshold: a score beyond it (in absolute value) is an anomaly.
-        rescore: a row's residuals -> its scores, with the replaced values at hand (the
-            interval score's scale is read from the window).
+        rescore: the scoring of the first pass, applied again to a row's new residuals with
+            the anomalies replaced in the values.
 
     Returns:
         The new expected values, scores and flags (copies), and how many flags were cleared.
@@ -88,7 +88,7 @@ def clear_echoes(
             # Confirmed rows are ascending and all before this row: the newest one decides.
             looks += 1
             again = forecast_window(cleaned, start)
-            new_scores = rescore(actual[position] - again, cleaned, row)
+            new_scores = rescore((actual[position] - again)[None, :], cleaned, np.array([row]))[0]
             candidate = flags[position].copy()
             expected[position, candidate] = again[candidate]
             scores[position, candidate] = new_scores[candidate]
@@ -105,27 +105,3 @@ def clear_echoes(
             MAX_SECOND_LOOKS,
         )
     return SecondLook(expected, scores, flags, cleared)
-
-
-def zscore_rescore(centre: np.ndarray, scale: np.ndarray) -> Rescore:
-    """Robust z-scores with the first pass's median and spread (0 where the spread is 0)."""
-
-    def rescore(residuals: np.ndarray, _values: np.ndarray, _row: int) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return np.where(scale > 0, (residuals - centre) / np.where(scale > 0, scale, 1.0), 0.0)
-
-    return rescore
-
-
-def interval_rescore(quantile: np.ndarray, floor: Any, step: int, lookback: int, n_targets: int) -> Rescore:
-    """The residual over the interval's half-width ``quantile * s(x)``, ``s(x)`` read from the
-    window with the anomalies replaced (a spike no longer widens the intervals after it)."""
-    from rnncast.intervals import window_scale
-
-    def rescore(residuals: np.ndarray, values: np.ndarray, row: int) -> np.ndarray:
-        start = np.array([row - step + 1])
-        scale = window_scale(values[:, :n_targets], start, lookback, floor)[0]
-        with np.errstate(all="ignore"):
-            return residuals / (quantile * scale)
-
-    return rescore

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 import rnncast
 from rnncast.cli import app
-from rnncast.detection import detect, robust_scores
-from rnncast.echoes import clear_echoes, zscore_rescore
+from rnncast.detection import detect, robust_scores, zscore_scorer
+from rnncast.echoes import clear_echoes
 from rnncast.errors import ExitCode
 from tests.test_cli import assert_one_line_error
 from tests.test_startup import run_fresh
@@ -280,7 +280,7 @@ def test_second_look_clears_echoes_but_keeps_level_shifts_and_runs_of_anomalies(
     first = set(rows[np.abs(scores[:, 0]) > 4])
     assert {100, 101, 200, 201, 202, 300} <= first  # the echoes of 100 and 201 among them
     second = clear_echoes(
-        naive, values, rows, step, lookback, actual, expected, scores, 4.0, zscore_rescore(centre, scale)
+        naive, values, rows, step, lookback, actual, expected, scores, 4.0, zscore_scorer(centre, scale)
     )
     assert set(rows[second.flags[:, 0]]) == {100, 200, 201, 300}
     assert second.cleared == len(first) - 4
