@@ -67,6 +67,13 @@ KERAS_CLASSES = frozenset(
         "MultiHeadAttention",
         "Concatenate",
         "RepeatVector",
+        # --window-norm, --segment, --linear-skip, --channels independent
+        "Subtract",
+        "GlobalAveragePooling1D",
+        "ZeroPadding1D",
+        "Flatten",
+        "TimeDistributed",
+        "Average",  # --ensemble
         # --optimizer, --lr-schedule cosine, --mixed-precision (saved with the compile config)
         "AdamW",
         "RMSprop",

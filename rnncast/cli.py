@@ -63,6 +63,24 @@ class Cell(StrEnum):
     gru = "gru"
 
 
+class WindowNorm(StrEnum):
+    last = "last"
+    mean = "mean"
+    none = "none"
+
+
+class Loss(StrEnum):
+    mse = "mse"
+    mae = "mae"
+    huber = "huber"
+
+
+class Channels(StrEnum):
+    auto = "auto"
+    independent = "independent"
+    mixed = "mixed"
+
+
 class ScalerKind(StrEnum):
     standard = "standard"
     minmax = "minmax"
@@ -223,8 +241,36 @@ def _training_options(
         float, typer.Option(help="Dropout after each recurrent layer, in [0, 1).")
     ] = DEFAULTS.dropout,
     residual: Annotated[
-        bool, typer.Option(help="Predict the change from the last value (starts as the naive forecast).")
+        bool,
+        typer.Option(
+            help="With --window-norm none: predict the change from the last value "
+            "(starts as the naive forecast)."
+        ),
     ] = DEFAULTS.residual,
+    window_norm: Annotated[
+        WindowNorm,
+        typer.Option(
+            help="Subtract each channel's last value (or mean) from every input window and add it back "
+            "after the head."
+        ),
+    ] = WindowNorm(DEFAULTS.window_norm),
+    segment: Annotated[
+        int | None,
+        typer.Option(
+            help="Rows per embedded segment read as one recurrent step; 1: one row per step "
+            "[default: the season (24 hourly) when the lookback holds several, else about lookback/8]."
+        ),
+    ] = None,
+    linear_skip: Annotated[
+        bool, typer.Option(help="Add a linear map from the whole window to the horizon beside the RNN.")
+    ] = DEFAULTS.linear_skip,
+    channels: Annotated[
+        Channels,
+        typer.Option(
+            help="Several targets: one shared network per channel (independent) or one over all (mixed); "
+            "auto: independent unless there are features."
+        ),
+    ] = Channels(DEFAULTS.channels),
     architecture: Annotated[
         Architecture,
         typer.Option(help="rnn: recurrent stack + dense head; seq2seq: encoder RNN + decoder RNN."),
@@ -272,6 +318,12 @@ def _training_options(
     seed: Annotated[
         int, typer.Option(help="Random seed (same seed and data on CPU: same numbers).")
     ] = DEFAULTS.seed,
+    loss: Annotated[Loss, typer.Option(help="What training minimises: mse, mae or huber.")] = Loss(
+        DEFAULTS.loss
+    ),
+    ensemble: Annotated[
+        int, typer.Option(help="Train N networks (seeds seed .. seed+N-1) and average their forecasts.")
+    ] = DEFAULTS.ensemble,
     device: Annotated[Device, typer.Option(help="auto uses a GPU when TensorFlow sees one.")] = Device(
         DEFAULTS.device
     ),
@@ -329,6 +381,10 @@ def _training_options(
         layers=layers,
         dropout=dropout,
         residual=residual,
+        window_norm=window_norm.value,
+        segment=segment,
+        linear_skip=linear_skip,
+        channels=channels.value,
         architecture=architecture.value,
         strategy=strategy.value,
         attention=attention,
@@ -345,6 +401,8 @@ def _training_options(
         patience=patience,
         clipnorm=clipnorm,
         seed=seed,
+        ensemble=ensemble,
+        loss=loss.value,
         device=device.value,
         epoch_windows=epoch_windows,
         xla=xla,

@@ -23,6 +23,18 @@ OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 INTERVAL_METHODS = ("conformal", "mc-dropout")
 FREEZE_CHOICES = ("none", "recurrent")
+WINDOW_NORMS = ("last", "mean", "none")
+LOSSES = ("mse", "mae", "huber")
+CHANNEL_MODES = ("auto", "independent", "mixed")
+# Settings a bundle written before they existed lacks: what such a model was built with, so
+# rebuilding it from its metadata (update, backtest) gives the same network, not today's default.
+LEGACY_SETTINGS: dict[str, Any] = {
+    "window_norm": "none",
+    "segment": 1,
+    "linear_skip": False,
+    "channels": "mixed",
+    "ensemble": 1,
+}
 # Technical indicators (--indicators): those that need a window length, and those that do not.
 WINDOWED_INDICATORS = ("sma", "ema", "rsi", "volatility")
 PLAIN_INDICATORS = ("returns", "log_returns")
@@ -71,6 +83,17 @@ class TrainConfig:
     strategy: str = "direct"
     attention: bool = False
     layer_norm: bool = False
+    # per-window normalisation: subtract each channel's last value (or mean) from the window and
+    # add the targets' back after the head (--residual only matters with "none")
+    window_norm: str = "last"
+    # rows per embedded segment the recurrent layers read as one step (None: chosen from the
+    # lookback and the data's season; 1: one row per step)
+    segment: int | None = None
+    # a linear map from the whole window to the horizon beside the recurrent path
+    linear_skip: bool = True
+    # several targets and no features: one shared network per channel ("independent") or one
+    # network over all of them ("mixed"); "auto" picks independent where it applies
+    channels: str = "auto"
     # price features computed from the target column, e.g. ("returns", "sma:20", "rsi:14")
     indicators: tuple[str, ...] = ()
     # transfer learning: start from this bundle's weights, optionally frozen
@@ -81,11 +104,15 @@ class TrainConfig:
     weight_decay: float | None = None  # None: 1e-4 for adamw, none for the others
     lr_schedule: str = "constant"
     learning_rate: float = 1e-3
+    # what training minimises (and early stopping watches, on the validation windows)
+    loss: str = "mse"
     batch_size: int = 64
     epochs: int = 50
     patience: int = 5
     clipnorm: float = 1.0
     seed: int = 42
+    # networks trained with seeds seed, seed + 1, ... whose forecasts are averaged
+    ensemble: int = 1
     device: str = "auto"
     # speed: windows drawn per epoch (None: all up to 50,000; 0: all), XLA compilation (None: by
     # the data's size), float16 compute on a GPU
@@ -103,7 +130,15 @@ class TrainConfig:
         object.__setattr__(self, "series_columns", _split_names(self.series_columns, "series_columns"))
         object.__setattr__(self, "indicators", _split_names(self.indicators, "indicators"))
         object.__setattr__(self, "intervals", _interval_levels(self.intervals))
-        for name in ("bidirectional", "residual", "xla", "mixed_precision", "attention", "layer_norm"):
+        for name in (
+            "bidirectional",
+            "residual",
+            "xla",
+            "mixed_precision",
+            "attention",
+            "layer_norm",
+            "linear_skip",
+        ):
             value = getattr(self, name)
             if not isinstance(value, bool) and not (name == "xla" and value is None):
                 raise SettingError(name, f"must be true or false, got {value!r}")
@@ -133,12 +168,17 @@ class TrainConfig:
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _check_choice("interval_method", self.interval_method, INTERVAL_METHODS)
         _check_choice("freeze", self.freeze, FREEZE_CHOICES)
+        _check_choice("window_norm", self.window_norm, WINDOW_NORMS)
+        _check_choice("channels", self.channels, CHANNEL_MODES)
+        _check_choice("loss", self.loss, LOSSES)
+        if self.segment is not None:
+            _check_int("segment", self.segment, minimum=1)
         for spec in self.indicators:
             parse_indicator(spec)
         if self.weight_decay is not None:
             _check_range("weight_decay", self.weight_decay, 0.0, 1.0)
         self._check_combinations()
-        for name in ("units", "layers", "batch_size", "epochs"):
+        for name in ("units", "layers", "batch_size", "epochs", "ensemble"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("patience", self.patience, minimum=0)
         _check_int("seed", self.seed, minimum=0, maximum=2**32 - 1)  # NumPy's seed range
@@ -176,10 +216,21 @@ class TrainConfig:
                 "--interval-method mc-dropout samples the network's dropout, but --dropout is 0",
                 "add --dropout 0.1 (or more), or use --interval-method conformal",
             )
+        if self.ensemble > 1 and self.init_from is not None:
+            raise UsageError(
+                "--ensemble cannot start from an --init-from bundle (one source network, several members)",
+                "drop --ensemble, or train the ensemble from scratch",
+            )
         if self.freeze != "none" and self.init_from is None:
             raise UsageError(
                 f"--freeze {self.freeze} keeps pretrained weights, but no --init-from bundle was given",
                 "add --init-from BUNDLE, or drop --freeze",
+            )
+        if self.channels == "independent" and (self.features or self.indicators):
+            raise UsageError(
+                "--channels independent reads each target on its own, so --features / --indicators "
+                "would be ignored",
+                "use --channels mixed (or auto) with features",
             )
         if many_series and (self.intervals or self.indicators or self.init_from):
             given = "--intervals" if self.intervals else "--indicators" if self.indicators else "--init-from"
@@ -198,8 +249,13 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Rebuild a config from :meth:`to_dict` output, refusing unknown keys."""
+        """Rebuild a config from :meth:`to_dict` output, refusing unknown keys.
+
+        A setting the dict lacks (a bundle written before it existed) takes its
+        :data:`LEGACY_SETTINGS` value, the behaviour that bundle was trained with.
+        """
         known = {f.name for f in dataclasses.fields(cls)}
+        values = {**LEGACY_SETTINGS, **values}
         unknown = sorted(set(values) - known)
         if unknown:
             raise UsageError(

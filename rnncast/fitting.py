@@ -161,10 +161,62 @@ def fit_network(
     With ``--init-from`` the network starts from the source bundle's weights (the summary's
     ``lineage`` says which), its recurrent layers frozen with ``--freeze recurrent``.
 
+    With ``--ensemble N`` (N > 1) N networks are trained, seeded ``seed``, ``seed + 1``, ...,
+    and the returned model averages their forecasts (:func:`rnncast.models.average_members`);
+    the summary is the first member's, with every member's time and the ensemble's own
+    validation loss.
+
     Raises:
         UsageError, BundleError: the ``--init-from`` bundle cannot seed this network.
         TrainingError: training diverged or no GPU.
     """
+    if config.ensemble <= 1:
+        return _fit_one(scaled, n_columns, n_targets, train_starts, val_starts, config, on_epoch, callbacks)
+    from rnncast.models import average_members
+
+    members, summaries = [], []
+    for number in range(config.ensemble):
+        member_config = config.replace(seed=config.seed + number, ensemble=1)
+        model, summary = _fit_one(
+            scaled, n_columns, n_targets, train_starts, val_starts, member_config, on_epoch, callbacks
+        )
+        members.append(model)
+        summaries.append(summary)
+    ensemble = average_members(members)
+    assert config.lookback is not None and config.horizon is not None
+    validation = window_dataset(
+        scaled,
+        scaled[:, :n_targets],
+        validation_sample(val_starts, config.seed),
+        config.lookback,
+        config.horizon,
+        config.batch_size,
+        shuffle=False,
+        seed=config.seed,
+    )
+    ensemble.compile(loss=config.loss, jit_compile=False)
+    val_loss = float(ensemble.evaluate(validation, verbose=0))
+    first = summaries[0]
+    summary = dataclasses.replace(
+        first,
+        seconds=sum(s.seconds for s in summaries),
+        best_val_loss=val_loss,
+        epochs_run=sum(s.epochs_run for s in summaries),
+    )
+    return ensemble, summary
+
+
+def _fit_one(
+    scaled: np.ndarray,
+    n_columns: int,
+    n_targets: int,
+    train_starts: np.ndarray,
+    val_starts: np.ndarray,
+    config: TrainConfig,
+    on_epoch: EpochHook | None,
+    callbacks: Sequence[Any],
+) -> tuple[Any, TrainingSummary]:
+    """One network of :func:`fit_network`, trained with ``config.seed``."""
     from rnncast.models import (
         ModelShape,
         build_for_config,
@@ -198,6 +250,7 @@ def fit_network(
         weight_decay=config.weight_decay,
         schedule=config.lr_schedule,
         decay_steps=config.epochs * math.ceil(windows_per_epoch / config.batch_size),
+        loss=config.loss,
     )
     _note_device_settings(model, config, device)
     datasets = {

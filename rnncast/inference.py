@@ -9,8 +9,9 @@ evaluates the network in float64 exactly as Keras 3 defines each layer.
 Only the layers of :func:`rnncast.models.build_model`'s direct ``rnn`` networks are understood,
 each with the settings it uses (tanh/sigmoid cells, GRU ``reset_after``, concatenating
 ``Bidirectional``, ``--layer-norm``'s LayerNormalization, a linear head, the residual's
-crop/permute/repeat/add), in float32 layers. Attention, seq2seq and recursive networks are
-left to Keras. Anything else (another
+crop/permute/repeat/add, ``--window-norm``'s subtraction, ``--segment``'s padding, reshape and
+ReLU embedding, ``--linear-skip``'s flatten and dense), in float32 layers. Attention, seq2seq, recursive
+and channel-independent (``TimeDistributed``) networks are left to Keras. Anything else (another
 activation, a mixed-precision policy, an unknown key or layer) is not guessed at:
 :func:`load_network` returns ``None`` and :func:`forecast_network` falls back to Keras.
 
@@ -61,6 +62,15 @@ _WEIGHT_SLOTS = {
     "Cropping1D": "cropping1d",
     "UpSampling1D": "up_sampling1d",
     "LayerNormalization": "layer_normalization",
+    "Subtract": "subtract",
+    "Flatten": "flatten",
+    "ZeroPadding1D": "zero_padding1d",
+    "GlobalAveragePooling1D": "global_average_pooling1d",
+}
+# Dense activations the evaluator reproduces: the heads are linear, segment embeddings ReLU.
+_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "linear": lambda x: x,
+    "relu": lambda x: np.maximum(x, 0.0),
 }
 # Gate blocks per cell: LSTM i,f,c,o; GRU z,r,h; SimpleRNN one.
 _GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}
@@ -365,7 +375,7 @@ class _Builder:
     def operation(self, entry: dict[str, Any], slot: str, inputs: list[Shape]) -> tuple[Operation, Shape]:
         """The operation of one layer and its output shape, given its input shapes."""
         kind, config = entry["class_name"], entry["config"]
-        if kind != "Add" and len(inputs) != 1:
+        if kind not in ("Add", "Subtract") and len(inputs) != 1:
             raise Unsupported(f"a {kind} layer with {len(inputs)} inputs")
         shape = inputs[0]
         self.take(slot, 0, config["name"])  # the h5 group holds this layer's weights
@@ -392,14 +402,17 @@ class _Builder:
                 raise Unsupported("a Bidirectional layer with unmatched directions")
             return _bidirectional(forward, backward), (*out[:-1], 2 * out[-1])
         if kind == "Dense":
-            _check_config(config, {"activation": "linear", "use_bias": True}, _DENSE_KEYS)
+            _check_config(config, {"use_bias": True}, _DENSE_KEYS | {"activation"})
+            activation = _ACTIVATIONS.get(config.get("activation"))  # type: ignore[arg-type]
+            if activation is None:
+                raise Unsupported(f"a Dense layer with activation {config.get('activation')!r}")
             if config.get("quantization_config") is not None or config.get("lora_rank") is not None:
                 raise Unsupported("a quantized or LoRA Dense layer")
             kernel, bias = self.take(slot, 2, None)
             units = config["units"]
             if not _is_int(units) or kernel.shape != (shape[-1], units) or bias.shape != (units,):
                 raise Unsupported(f"Dense weights of shapes {kernel.shape}, {bias.shape}")
-            return (lambda xs: xs[0] @ kernel + bias), (*shape[:-1], units)
+            return (lambda xs: activation(xs[0] @ kernel + bias)), (*shape[:-1], units)
         if kind == "LayerNormalization":
             return _layer_norm(config, self.take(slot, 2, None), shape)
         if kind == "Dropout":  # the identity at inference
@@ -430,6 +443,30 @@ class _Builder:
             if not _is_int(size) or size <= 0 or len(shape) != 2:
                 raise Unsupported(f"an UpSampling1D of {size!r} on {shape}")
             return (lambda xs: np.repeat(xs[0], size, axis=1)), (shape[0] * size, shape[1])
+        if kind == "Subtract":
+            _check_config(config, {}, _COMMON_KEYS)
+            if len(inputs) != 2 or inputs[1] != shape:
+                raise Unsupported(f"a Subtract of shapes {inputs}")
+            return (lambda xs: xs[0] - xs[1]), shape
+        if kind == "Flatten":
+            _check_config(config, {"data_format": "channels_last"}, _COMMON_KEYS | {"data_format"})
+            size = int(np.prod(shape))
+            return (lambda xs: xs[0].reshape(len(xs[0]), size)), (size,)
+        if kind == "ZeroPadding1D":
+            _check_config(config, {"data_format": "channels_last"}, _COMMON_KEYS | {"padding", "data_format"})
+            before, after = _int_tuple(config["padding"], length=2)
+            if len(shape) != 2 or before < 0 or after < 0:
+                raise Unsupported(f"a ZeroPadding1D of {(before, after)} on {shape}")
+            return (lambda xs: np.pad(xs[0], ((0, 0), (before, after), (0, 0)))), (
+                shape[0] + before + after,
+                shape[1],
+            )
+        if kind == "GlobalAveragePooling1D":
+            expected = {"data_format": "channels_last", "keepdims": False}
+            _check_config(config, expected, _COMMON_KEYS | set(expected))
+            if len(shape) != 2:
+                raise Unsupported(f"a GlobalAveragePooling1D on {shape}")
+            return (lambda xs: xs[0].mean(axis=1)), (shape[1],)
         if kind == "Add":
             _check_config(config, {}, _COMMON_KEYS)
             if len(inputs) < 2 or any(s != shape for s in inputs):

@@ -97,6 +97,10 @@ def build_model(
     architecture: str = "rnn",
     attention: bool = False,
     layer_norm: bool = False,
+    window_norm: str = "none",
+    segment: int = 1,
+    linear_skip: bool = False,
+    channels: str = "mixed",
 ) -> keras.Model:
     """A direct multi-step forecaster: ``(lookback, n_inputs)`` -> ``(horizon, n_targets)``.
 
@@ -106,49 +110,152 @@ def build_model(
     ``architecture="seq2seq"``: see :func:`_seq2seq`. ``layer_norm`` adds a
     ``LayerNormalization`` after every recurrent layer.
 
-    With ``residual`` the head predicts the change from the window's last target values, and
-    starts at zero, so an untrained network is exactly the naive (last-value) forecast and
-    training can only earn its way past it.
+    ``window_norm="last"`` (or ``"mean"``) subtracts each channel's last value (or its mean
+    over the window) from the whole window before the network reads it, and adds the targets'
+    level back after the head: the network sees shapes, not levels, so a series that trends
+    past its training range is no harder than one that does not. ``segment`` > 1 cuts the
+    window into segments of that many rows (the oldest padded with zeros to fit), each embedded
+    by a dense layer, so the recurrent layers take ``lookback / segment`` steps instead of
+    ``lookback``. ``linear_skip`` adds a linear map from the whole (normalised) window to the
+    horizon beside the recurrent path. ``channels="independent"`` (targets only, no features)
+    runs one shared network over every target channel on its own.
+
+    With ``residual`` (or any ``window_norm``) the head predicts the change from the window's
+    level, and starts at zero, so an untrained network is exactly the naive (last-value)
+    forecast (``"last"``) and training can only earn its way past it.
 
     Defaults stay eligible for the cuDNN kernels on a GPU (tanh, no recurrent dropout).
     With ``mixed_precision`` (for GPUs) the recurrent layers compute in float16 while their
     weights, the head and the output stay float32, so the forecast keeps full precision.
     """
     keras = backend.keras()
-    kl = keras.layers
     stack = _Stack(cell, bidirectional, units, dropout, layer_norm, mixed_precision)
+    paths = _Paths(architecture, layers, attention, residual, window_norm, segment, linear_skip)
+    if channels == "independent" and shape.n_targets > 1:
+        if shape.n_inputs != shape.n_targets:
+            raise ValueError("independent channels need every input to be a target")
+        return _channel_independent(shape, stack, paths)
     inputs = keras.Input(shape=(shape.lookback, shape.n_inputs), name="window")
-    if architecture == "seq2seq":
-        outputs = _seq2seq(inputs, shape, stack, layers, attention, residual)
-        return keras.Model(inputs, outputs, name=f"rnncast_seq2seq_{cell}")
+    outputs = _network(inputs, shape, stack, paths)
+    prefix = "rnncast_seq2seq" if architecture == "seq2seq" else "rnncast"
+    return keras.Model(inputs, outputs, name=f"{prefix}_{cell}")
 
-    hidden = inputs
-    for depth in range(layers):
-        last = depth == layers - 1
+
+@dataclass(frozen=True)
+class _Paths:
+    """How the window reaches the recurrent stack and the forecast leaves it."""
+
+    architecture: str
+    layers: int
+    attention: bool
+    residual: bool
+    window_norm: str
+    segment: int
+    linear_skip: bool
+
+    @property
+    def adds_level(self) -> bool:
+        """Whether the head predicts a change from the window's level (zero-initialised)."""
+        return self.window_norm != "none" or self.residual
+
+
+def _channel_independent(shape: ModelShape, stack: _Stack, paths: _Paths) -> keras.Model:
+    """One network for a single channel, shared by every target channel (each read alone).
+
+    ``(lookback, C)`` is turned channels-first, each channel becomes a one-column window,
+    ``TimeDistributed`` runs the shared network over the C of them, and the ``(horizon, 1)``
+    forecasts are put back side by side: built-in layers only.
+    """
+    keras = backend.keras()
+    kl = keras.layers
+    channels = shape.n_targets
+    one = ModelShape(shape.lookback, shape.horizon, 1, 1)
+    single_input = keras.Input(shape=(shape.lookback, 1), name="channel_window")
+    single = keras.Model(single_input, _network(single_input, one, stack, paths), name="one_channel")
+    inputs = keras.Input(shape=(shape.lookback, channels), name="window")
+    each = kl.Permute((2, 1), name="channels_first_windows")(inputs)
+    each = kl.Reshape((channels, shape.lookback, 1), name="one_window_per_channel")(each)
+    forecasts = kl.TimeDistributed(single, name="each_channel")(each)
+    forecasts = kl.Reshape((channels, shape.horizon), name="channel_forecasts")(forecasts)
+    outputs = kl.Permute((2, 1), name="forecast")(forecasts)
+    return keras.Model(inputs, outputs, name=f"rnncast_independent_{stack.cell}")
+
+
+def _network(inputs: keras.KerasTensor, shape: ModelShape, stack: _Stack, paths: _Paths) -> keras.KerasTensor:
+    """``inputs`` (lookback, n_inputs) -> the forecast (horizon, n_targets), every path."""
+    kl = backend.keras().layers
+    window = inputs
+    level = None
+    if paths.window_norm != "none":
+        window_level = _window_level(inputs, shape, paths.window_norm)
+        spread = kl.UpSampling1D(shape.lookback, name="level_over_window")(window_level)
+        window = kl.Subtract(name="window_minus_level")([inputs, spread])
+        level = _over_horizon(_target_channels(window_level, shape, "level"), shape)
+    elif paths.residual:
+        level = _last_target_values(inputs, shape)
+    steps = _segments(window, shape, paths.segment, stack.units)
+
+    if paths.architecture == "seq2seq":
+        outputs = _seq2seq(steps, shape, stack, paths.layers, paths.attention, level is not None)
+    else:
+        outputs = _recurrent_head(steps, shape, stack, paths, level is not None)
+    if paths.linear_skip:
+        flat = kl.Flatten(name="flat_window")(window)
+        linear = kl.Dense(shape.horizon * shape.n_targets, kernel_initializer="zeros", name="linear_skip")(
+            flat
+        )
+        linear = kl.Reshape((shape.horizon, shape.n_targets), name="linear_forecast")(linear)
+        outputs = kl.Add(name="plus_linear")([outputs, linear])
+    if level is not None:
+        outputs = kl.Add(name="plus_last_value")([outputs, level])
+    return outputs
+
+
+def _segments(window: keras.KerasTensor, shape: ModelShape, segment: int, units: int) -> keras.KerasTensor:
+    """The window as ``ceil(lookback / segment)`` embedded segments (itself when ``segment`` is 1)."""
+    if segment <= 1:
+        return window
+    kl = backend.keras().layers
+    padding = -shape.lookback % segment
+    if padding:
+        window = kl.ZeroPadding1D((padding, 0), name="pad_oldest")(window)
+    count = (shape.lookback + padding) // segment
+    pieces = kl.Reshape((count, segment * shape.n_inputs), name="segments")(window)
+    return kl.Dense(units, activation="relu", name="segment_embedding")(pieces)
+
+
+def _recurrent_head(
+    steps: keras.KerasTensor, shape: ModelShape, stack: _Stack, paths: _Paths, from_level: bool
+) -> keras.KerasTensor:
+    """The recurrent stack over ``steps`` and a dense head to (horizon, n_targets)."""
+    kl = backend.keras().layers
+    hidden = steps
+    length = steps.shape[1]
+    for depth in range(paths.layers):
+        last = depth == paths.layers - 1
         recurrent = stack.recurrent(
-            f"{cell}_{depth + 1}", f"bidirectional_{depth + 1}", return_sequences=not last or attention
+            f"{stack.cell}_{depth + 1}",
+            f"bidirectional_{depth + 1}",
+            return_sequences=not last or paths.attention,
         )
         hidden = stack.after(recurrent(hidden), str(depth + 1))
-    if attention:
+    if paths.attention:
         # The last step asks which earlier steps matter; its own state and that context feed
-        # the head (the sequence -> (lookback, width); the summary -> (2 * width,)).
-        query = kl.Cropping1D((shape.lookback - 1, 0), name="last_step")(hidden)
+        # the head (the sequence -> (steps, width); the summary -> (2 * width,)).
+        query = kl.Cropping1D((length - 1, 0), name="last_step")(hidden)
         context = _attention(query, hidden, stack.width)
         joined = kl.Concatenate(name="state_and_context")([query, context])
         hidden = kl.Reshape((2 * stack.width,), name="summary")(joined)
 
     size = shape.horizon * shape.n_targets
-    head = kl.Dense(size, kernel_initializer="zeros" if residual else "glorot_uniform", name="head")
-    outputs = kl.Reshape((shape.horizon, shape.n_targets), name="forecast")(head(hidden))
-    if residual:
-        outputs = kl.Add(name="plus_last_value")([outputs, _last_target_values(inputs, shape)])
-    return keras.Model(inputs, outputs, name=f"rnncast_{cell}")
+    head = kl.Dense(size, kernel_initializer="zeros" if from_level else "glorot_uniform", name="head")
+    return kl.Reshape((shape.horizon, shape.n_targets), name="forecast")(head(hidden))
 
 
 def _seq2seq(
-    inputs: keras.KerasTensor, shape: ModelShape, stack: _Stack, layers: int, attention: bool, residual: bool
+    steps: keras.KerasTensor, shape: ModelShape, stack: _Stack, layers: int, attention: bool, from_level: bool
 ) -> keras.KerasTensor:
-    """Encoder-decoder: ``(lookback, n_inputs)`` -> ``(horizon, n_targets)``.
+    """Encoder-decoder: ``steps`` -> ``(horizon, n_targets)``.
 
     The encoder stack reads the window; its last layer also returns its final states (both
     directions' concatenated when bidirectional). The decoder, ``units`` x directions wide so
@@ -157,7 +264,7 @@ def _seq2seq(
     decoder step also attends over the encoder's outputs.
     """
     kl = backend.keras().layers
-    hidden = inputs
+    hidden = steps
     for depth in range(layers):
         last = depth == layers - 1
         encoder = stack.recurrent(
@@ -192,12 +299,9 @@ def _seq2seq(
         context = _attention(decoded, hidden, stack.width)
         decoded = kl.Concatenate(name="state_and_context")([decoded, context])
     head = kl.Dense(
-        shape.n_targets, kernel_initializer="zeros" if residual else "glorot_uniform", name="head"
+        shape.n_targets, kernel_initializer="zeros" if from_level else "glorot_uniform", name="head"
     )
-    outputs = head(decoded)
-    if residual:
-        outputs = kl.Add(name="plus_last_value")([outputs, _last_target_values(inputs, shape)])
-    return outputs
+    return head(decoded)
 
 
 def _attention(query: keras.KerasTensor, sequence: keras.KerasTensor, width: int) -> keras.KerasTensor:
@@ -241,6 +345,19 @@ def unroll_recursive(step: keras.Model, horizon: int) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"{step.name}_recursive")
 
 
+def average_members(members: list[keras.Model]) -> keras.Model:
+    """One network whose forecast is the mean of ``members``' (same input and output shapes),
+    each nested under its own name: a seed ensemble saved and used like a single network."""
+    keras = backend.keras()
+    inputs = keras.Input(shape=members[0].input_shape[1:], name="window")
+    outputs = []
+    for number, member in enumerate(members, start=1):
+        member.name = f"member_{number}"
+        outputs.append(member(inputs))
+    average = keras.layers.Average(name="ensemble_mean")(outputs)
+    return keras.Model(inputs, average, name=f"rnncast_ensemble_{len(members)}")
+
+
 def training_shape(shape: ModelShape, config: TrainConfig) -> ModelShape:
     """The shape of the network that is trained: one step for ``--strategy recursive``."""
     if config.strategy == "recursive":
@@ -264,21 +381,57 @@ def build_for_config(shape: ModelShape, config: TrainConfig, *, mixed_precision:
         architecture=config.architecture,
         attention=config.attention,
         layer_norm=config.layer_norm,
+        window_norm=config.window_norm,
+        segment=config.segment or 1,
+        linear_skip=config.linear_skip,
+        channels=resolved_channels(config, shape),
     )
+
+
+def resolved_channels(config: TrainConfig, shape: ModelShape) -> str:
+    """``--channels auto``: independent when every input is a target and there are several."""
+    if config.channels != "auto":
+        return config.channels
+    return "independent" if shape.n_targets > 1 and shape.n_inputs == shape.n_targets else "mixed"
 
 
 def _last_target_values(inputs: keras.KerasTensor, shape: ModelShape) -> keras.KerasTensor:
     """The last row of the target channels, repeated over the horizon, with built-in layers."""
     kl = backend.keras().layers
-
     last = kl.Cropping1D((shape.lookback - 1, 0), name="last_row")(inputs)  # (b, 1, inputs)
+    return _over_horizon(_target_channels(last, shape, "last"), shape)
+
+
+def _window_level(inputs: keras.KerasTensor, shape: ModelShape, how: str) -> keras.KerasTensor:
+    """Each channel's level in the window, ``(b, 1, n_inputs)``: its last value or its mean."""
+    kl = backend.keras().layers
+    if how == "last":
+        return kl.Cropping1D((shape.lookback - 1, 0), name="last_row")(inputs)
+    if how == "mean":
+        mean = kl.GlobalAveragePooling1D(name="window_mean")(inputs)
+        return kl.Reshape((1, shape.n_inputs), name="mean_row")(mean)
+    raise ValueError(f"unknown window normalisation {how!r}")
+
+
+def _target_channels(row: keras.KerasTensor, shape: ModelShape, label: str) -> keras.KerasTensor:
+    """The target channels (the first ``n_targets``) of a ``(b, 1, n_inputs)`` row."""
+    kl = backend.keras().layers
     extra = shape.n_inputs - shape.n_targets
-    if extra:
-        # Targets are the first channels; crop the feature channels off along a swapped axis.
-        last = kl.Permute((2, 1), name="channels_first")(last)
-        last = kl.Cropping1D((0, extra), name="target_channels")(last)
-        last = kl.Permute((2, 1), name="channels_last")(last)
-    return kl.UpSampling1D(shape.horizon, name="repeat_over_horizon")(last)
+    if not extra:
+        return row
+    # Targets are the first channels; crop the feature channels off along a swapped axis.
+    names = ("channels_first", "target_channels", "channels_last")
+    if label != "last":
+        names = tuple(f"{label}_{name}" for name in names)
+    row = kl.Permute((2, 1), name=names[0])(row)
+    row = kl.Cropping1D((0, extra), name=names[1])(row)
+    return kl.Permute((2, 1), name=names[2])(row)
+
+
+def _over_horizon(row: keras.KerasTensor, shape: ModelShape) -> keras.KerasTensor:
+    """A ``(b, 1, n_targets)`` row repeated over the horizon."""
+    kl = backend.keras().layers
+    return kl.UpSampling1D(shape.horizon, name="repeat_over_horizon")(row)
 
 
 def make_optimizer(
@@ -341,9 +494,10 @@ def compile_model(
     weight_decay: float | None = None,
     schedule: str = "constant",
     decay_steps: int | None = None,
+    loss: str = "mse",
 ) -> None:
-    """Compile on mean squared error with :func:`make_optimizer` (Adam by default), gradients
-    clipped to ``clipnorm``.
+    """Compile on ``loss`` (mean squared error by default; ``mae`` or ``huber``) with
+    :func:`make_optimizer` (Adam by default), gradients clipped to ``clipnorm``.
 
     ``xla`` compiles the whole training step with XLA: on a CPU it fuses the recurrent loop's
     many small operations and roughly doubles throughput (benchmarks/training_speed.py).
@@ -362,7 +516,7 @@ def compile_model(
     )
     if loss_scaling:
         chosen = keras.optimizers.LossScaleOptimizer(chosen)
-    model.compile(optimizer=chosen, loss="mse", jit_compile=False)
+    model.compile(optimizer=chosen, loss=loss, jit_compile=False)
     if xla:
         # Keras refuses XLA whenever TensorFlow's op determinism is on (some GPU kernels lack a
         # deterministic XLA version); rnncast only asks for it on a CPU, where XLA's code is

@@ -37,6 +37,7 @@ from rnncast.evaluation import ScoredWindows, evaluation_notes, score_forecasts
 from rnncast.fileio import is_replaceable_link, point_link, safe_file_name
 from rnncast.fitting import fit_on_history, history_split
 from rnncast.folds import REFIT_POLICIES, default_step, plan_folds
+from rnncast.frequency import seasonal_period
 from rnncast.intervals import FoldIntervals, calibrate_fitted, calibration_of
 from rnncast.locking import exclusive
 from rnncast.panel import is_many_series
@@ -54,7 +55,13 @@ from rnncast.scoring import (
 )
 from rnncast.training import EpochHook
 from rnncast.transfer import adopt_source_architecture
-from rnncast.windows import Split, chronological_split, default_window_lengths, fit_lookback_to_rows
+from rnncast.windows import (
+    Split,
+    chronological_split,
+    default_segment,
+    default_window_lengths,
+    fit_lookback_to_rows,
+)
 
 logger = logging.getLogger("rnncast")
 
@@ -674,7 +681,16 @@ def load_for_bundle(bundle: Bundle, data: str | Path | None) -> SeriesData:
 
 
 def resolve_window(config: TrainConfig, series: SeriesData) -> TrainConfig:
-    """Fill in a missing lookback or horizon from the data's frequency and length."""
+    """Fill in a missing lookback, horizon or segment from the data's frequency and length."""
+    config = _resolve_lookback_and_horizon(config, series)
+    if config.segment is None:
+        assert config.lookback is not None
+        season = config.seasonal_period or seasonal_period(series.frequency)
+        config = config.replace(segment=default_segment(config.lookback, season))
+    return config
+
+
+def _resolve_lookback_and_horizon(config: TrainConfig, series: SeriesData) -> TrainConfig:
     if config.lookback is not None and config.horizon is not None:
         return config
     default_lookback, default_horizon = default_window_lengths(series.frequency)

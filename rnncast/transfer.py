@@ -41,6 +41,10 @@ ARCHITECTURE_FIELDS = (
     "strategy",
     "attention",
     "layer_norm",
+    "window_norm",
+    "segment",
+    "linear_skip",
+    "channels",
 )
 # Weights that do not depend on these; taken from the source only when the run leaves them unset.
 WINDOW_FIELDS = ("lookback", "horizon")

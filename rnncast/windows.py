@@ -237,6 +237,25 @@ def default_window_lengths(frequency: str) -> tuple[int, int]:
     return _DEFAULT_WINDOWS[frequency_family(frequency)]
 
 
+# Segments of a season need this many seasons in the window, or the recurrent layers would see
+# too few steps; below it a segment is about an eighth of the lookback.
+SEASONS_PER_WINDOW = 4
+STEPS_PER_WINDOW = 8
+
+
+def default_segment(lookback: int, season: int) -> int:
+    """Rows per embedded segment when ``--segment`` is not given.
+
+    One season (24 hourly rows, 7 daily) when the lookback holds at least
+    :data:`SEASONS_PER_WINDOW` of them, as SegRNN (Lin et al., 2023) cut hourly windows into
+    days; otherwise about ``lookback / 8`` so the recurrent layers still take some eight
+    steps; 1 (one row per step) for lookbacks under 16.
+    """
+    if season > 1 and lookback >= SEASONS_PER_WINDOW * season:
+        return season
+    return max(1, lookback // STEPS_PER_WINDOW)
+
+
 def fit_lookback_to_rows(
     lookback: int, horizon: int, rows: int, val_fraction: float, test_fraction: float
 ) -> int:

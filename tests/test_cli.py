@@ -95,9 +95,11 @@ def test_evaluate_and_info(trained: Path) -> None:
 def test_quality_gate_fails_a_model_that_loses_to_the_naive_forecast(
     prices_csv: Path, tmp_path: Path
 ) -> None:
-    # Without the residual head, one epoch of four units is far worse than "repeat the last price".
+    # Without the window's level (no normalisation, no residual head, no linear path), one epoch
+    # of four units is far worse than "repeat the last price".
     bundle = tmp_path / "weak"
-    assert run("train", prices_csv, "--out", bundle, "--no-residual", *FAST_FLAGS).exit_code == 0
+    weak = ("--window-norm", "none", "--no-residual", "--no-linear-skip")
+    assert run("train", prices_csv, "--out", bundle, *weak, *FAST_FLAGS).exit_code == 0
     report_dir = tmp_path / "report"
     result = run("evaluate", "--model", bundle, "--require-skill", "0", "--report-dir", report_dir)
     assert_one_line_error(result, ExitCode.QUALITY_GATE, "quality gate failed", "not above the required")

@@ -107,12 +107,42 @@ def test_numpy_network_matches_keras_predict(
     np.testing.assert_allclose(network.predict(windows[:1]), expected[:1], rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.parametrize("window_norm", ["last", "mean"])
+@pytest.mark.parametrize("segment", [1, 4, 5], ids=["rows", "segments", "padded-segments"])
+@pytest.mark.parametrize(("n_inputs", "n_targets"), [(1, 1), (3, 2)], ids=["one-column", "features"])
+def test_numpy_network_matches_keras_with_window_norm_segments_and_linear_skip(
+    window_norm: str, segment: int, n_inputs: int, n_targets: int, tmp_path: Path
+) -> None:
+    model = build_model(
+        ModelShape(LOOKBACK, HORIZON, n_inputs, n_targets),
+        cell="gru",
+        units=6,
+        window_norm=window_norm,
+        segment=segment,
+        linear_skip=True,
+    )
+    _randomise(model)
+    model.save(tmp_path / "model.keras")
+    network = network_from_archive(*_archive(tmp_path / "model.keras"))
+    windows = _windows(n_inputs)
+    np.testing.assert_allclose(
+        network.predict(windows), model.predict(windows, verbose=0), rtol=0, atol=TOLERANCE
+    )
+
+
 # --- real bundles --------------------------------------------------------------------------
 
 BUNDLE_SETTINGS = {
     "lstm-targets-features": {"target": "Close,Open", "features": ("Volume",)},
     "gru-bidirectional-2": {"model": "gru", "bidirectional": True, "layers": 2, "dropout": 0.2},
-    "simple-rnn-no-residual": {"model": "simple_rnn", "residual": False, "features": ("High",)},
+    "simple-rnn-no-residual": {
+        "model": "simple_rnn",
+        "window_norm": "none",
+        "residual": False,
+        "linear_skip": False,
+        "features": ("High",),
+    },
+    "lstm-mean-norm-segments": {"window_norm": "mean", "segment": 5, "features": ("Volume",)},
 }
 
 

@@ -71,6 +71,17 @@ def _settings(options: dict[str, object]) -> dict[str, object]:
     }
 
 
+def _all_layers(model: object) -> list[object]:
+    """Every layer of ``model``, descending into nested models and ``TimeDistributed``."""
+    found = []
+    for layer in model.layers:  # type: ignore[attr-defined]
+        found.append(layer)
+        inner = getattr(layer, "layer", None) if type(layer).__name__ == "TimeDistributed" else layer
+        if hasattr(inner, "layers"):
+            found.extend(_all_layers(inner))
+    return found
+
+
 @pytest.mark.parametrize(("cell", "bidirectional", "options"), list(CASES.values()), ids=list(CASES))
 def test_each_option_trains_saves_and_forecasts_the_keras_numbers(
     series_csv: Path, tmp_path: Path, cell: str, bidirectional: bool, options: dict[str, object]
@@ -85,10 +96,9 @@ def test_each_option_trains_saves_and_forecasts_the_keras_numbers(
     model = bundle.model
     assert model.input_shape == (None, LOOKBACK, 2 + len(settings["features"]))
     assert model.output_shape == (None, HORIZON, 2)
-    layers = list(model.layers)
-    if settings.get("strategy") == "recursive":  # the one-step network nested in the unrolled one
-        layers = next(layer for layer in layers if hasattr(layer, "layers")).layers
-    names = {type(layer).__name__ for layer in layers}
+    # Recursive: the one-step network nested in the unrolled one; independent channels: the
+    # one-channel network inside TimeDistributed.
+    names = {type(layer).__name__ for layer in _all_layers(model)}
     assert ("LayerNormalization" in names) is settings["layer_norm"]
     assert ("MultiHeadAttention" in names) is settings.get("attention", False)
     assert ("RepeatVector" in names) is (settings.get("architecture") == "seq2seq")
