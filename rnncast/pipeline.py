@@ -681,12 +681,16 @@ def load_for_bundle(bundle: Bundle, data: str | Path | None) -> SeriesData:
 
 
 def resolve_window(config: TrainConfig, series: SeriesData) -> TrainConfig:
-    """Fill in a missing lookback, horizon or segment from the data's frequency and length."""
+    """Fill in a missing lookback, horizon or segment from the data's frequency and length,
+    and resolve ``--channels auto`` from its targets and features."""
     config = _resolve_lookback_and_horizon(config, series)
     if config.segment is None:
         assert config.lookback is not None
         season = config.seasonal_period or seasonal_period(series.frequency)
         config = config.replace(segment=default_segment(config.lookback, season))
+    if config.channels == "auto":  # recorded as resolved, so info and the bundle say which
+        independent = len(series.targets) > 1 and not series.features
+        config = config.replace(channels="independent" if independent else "mixed")
     return config
 
 

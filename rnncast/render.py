@@ -305,13 +305,20 @@ def _network(info: dict[str, Any]) -> str:
             ("recursive", config.get("strategy") == "recursive"),
             ("attention", config.get("attention")),
             ("layer norm", config.get("layer_norm")),
+            (f"window minus its {config.get('window_norm')}", config.get("window_norm", "none") != "none"),
+            (f"segments of {config.get('segment')} rows", (config.get("segment") or 1) > 1),
+            ("linear skip", config.get("linear_skip")),
+            ("one network per channel", config.get("channels") == "independent"),
+            (f"ensemble of {config.get('ensemble')} seeds", (config.get("ensemble") or 1) > 1),
         )
         if used
     ]
     head = "decoder" if config.get("architecture") == "seq2seq" else "dense head"
+    # --residual only acts without a window normalisation (which always adds the level back).
+    residual = config.get("residual") and config.get("window_norm", "none") == "none"
     return (
         f"{config['layers']} x {cell}({config['units']}), dropout {config['dropout']}, "
-        f"{'residual ' if config.get('residual') else ''}{head}"
+        f"{'residual ' if residual else ''}{head}"
         f"{''.join(', ' + option for option in options)}; {info['model']['parameters']} parameters"
     )
 

@@ -245,4 +245,5 @@ def describe_model(config: TrainConfig) -> str:
     """A short name for the network, e.g. ``LSTM 64 units`` or ``2 x bidirectional GRU 32 units``."""
     cell = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}[config.model]
     text = f"{'bidirectional ' if config.bidirectional else ''}{cell} {config.units} units"
-    return f"{config.layers} x {text}" if config.layers > 1 else text
+    text = f"{config.layers} x {text}" if config.layers > 1 else text
+    return f"{text}, ensemble of {config.ensemble}" if config.ensemble > 1 else text

@@ -184,7 +184,7 @@ def test_several_targets_train_one_shared_network_per_channel_by_default(
     result = rnncast.train(
         prices_csv, out=out, target=("Close", "Open", "High"), lookback=LOOKBACK, horizon=HORIZON, **FAST
     )
-    assert result.metadata["config"]["channels"] == "auto"
+    assert result.metadata["config"]["channels"] == "independent"  # auto, resolved
     assert result.metadata["config"]["segment"] == default_segment(LOOKBACK, 5)  # business days
     model = load_bundle(out).model
     assert any(type(layer).__name__ == "TimeDistributed" for layer in model.layers)
