@@ -48,6 +48,9 @@ ARCHITECTURE_FIELDS = (
 )
 # Weights that do not depend on these; taken from the source only when the run leaves them unset.
 WINDOW_FIELDS = ("lookback", "horizon")
+# Layers whose weights are shaped by the lookback (the linear path reads every input row): with
+# another lookback they are trained from their zero start instead of copied.
+LOOKBACK_SHAPED_LAYERS = ("linear_skip",)
 FROM_SCRATCH = "or train from scratch without --init-from"
 
 
@@ -163,6 +166,14 @@ def copy_weights(source: keras.Model, target: keras.Model, where: str) -> int:
                 f"but {len(layer.weights)} here",
                 f"use a source trained with the same network settings, {FROM_SCRATCH}",
             )
+        shapes_differ = any(
+            tuple(ours.shape) != tuple(their.shape)
+            for ours, their in zip(layer.weights, theirs.weights, strict=True)
+        )
+        if shapes_differ and name in LOOKBACK_SHAPED_LAYERS:
+            # A map from every input row: another lookback cannot reuse it, so it starts at zero.
+            logger.info("%s: layer %r starts afresh (its shape depends on the lookback)", where, name)
+            continue
         for ours, their in zip(layer.weights, theirs.weights, strict=True):
             if tuple(ours.shape) != tuple(their.shape):
                 raise UsageError(
