@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnncast.seasonality import SeasonalAdjustment
+
 
 def naive_forecast(values: np.ndarray, starts: np.ndarray, horizon: int) -> np.ndarray:
     """Last value: every step of window ``t`` repeats row ``t - 1``."""
@@ -46,16 +48,24 @@ def mean_forecast(values: np.ndarray, starts: np.ndarray, horizon: int, lookback
 
 
 def baseline_forecasts(
-    values: np.ndarray, starts: np.ndarray, horizon: int, lookback: int, period: int
+    values: np.ndarray,
+    starts: np.ndarray,
+    horizon: int,
+    lookback: int,
+    period: int,
+    adjustment: SeasonalAdjustment | None = None,
 ) -> dict[str, np.ndarray]:
     """Every baseline that is defined for these windows, by name: ``naive``,
-    ``seasonal_naive`` (period above 1 and a full season before every window), ``drift``
-    (lookback of at least 2) and ``mean``."""
+    ``seasonal_naive`` (period above 1 and a full season before every window), ``naive2``
+    (the M4 competition's seasonally adjusted naive, given the ``adjustment`` of a season above
+    1 fitted on the in-sample rows), ``drift`` (lookback of at least 2) and ``mean``."""
     values = np.asarray(values, dtype=np.float64)
     starts = np.asarray(starts, dtype=np.int64)
     baselines = {"naive": naive_forecast(values, starts, horizon)}
     if period > 1 and len(starts) and int(starts.min()) >= period:
         baselines["seasonal_naive"] = seasonal_naive_forecast(values, starts, horizon, period)
+    if adjustment is not None and adjustment.period > 1:
+        baselines["naive2"] = adjustment.naive2(values, starts, horizon)
     if lookback >= 2:
         baselines["drift"] = drift_forecast(values, starts, horizon, lookback)
     baselines["mean"] = mean_forecast(values, starts, horizon, lookback)

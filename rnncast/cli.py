@@ -86,6 +86,13 @@ class ScalerKind(StrEnum):
     minmax = "minmax"
 
 
+class Transform(StrEnum):
+    none = "none"
+    diff = "diff"
+    log = "log"
+    pct = "pct"
+
+
 class Fill(StrEnum):
     ffill = "ffill"
     interpolate = "interpolate"
@@ -112,6 +119,7 @@ class RetrainPolicy(StrEnum):
 class Architecture(StrEnum):
     rnn = "rnn"
     seq2seq = "seq2seq"
+    segments = "segments"
 
 
 class Strategy(StrEnum):
@@ -227,6 +235,13 @@ def _training_options(
     scaler: Annotated[ScalerKind, typer.Option(help="Scaling fitted on training rows.")] = ScalerKind(
         DEFAULTS.scaler
     ),
+    transform: Annotated[
+        Transform,
+        typer.Option(
+            help="Train on the targets' changes: differences, log returns or percentage returns; "
+            "forecasts are turned back into levels."
+        ),
+    ] = Transform(DEFAULTS.transform),
     lookback: Annotated[int | None, typer.Option(help="Input window length [default: by frequency].")] = None,
     horizon: Annotated[int | None, typer.Option(help="Steps to forecast [default: by frequency].")] = None,
     seasonal_period: Annotated[
@@ -372,6 +387,7 @@ def _training_options(
         val_fraction=val_fraction,
         test_fraction=test_fraction,
         scaler=scaler.value,
+        transform=transform.value,
         lookback=lookback,
         horizon=horizon,
         seasonal_period=seasonal_period,

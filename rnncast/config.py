@@ -17,7 +17,7 @@ CELL_TYPES = ("simple_rnn", "lstm", "gru")
 SCALERS = ("standard", "minmax")
 FILL_POLICIES = ("ffill", "interpolate", "drop", "error")
 DEVICES = ("auto", "cpu", "gpu")
-ARCHITECTURES = ("rnn", "seq2seq")
+ARCHITECTURES = ("rnn", "seq2seq", "segments")
 STRATEGIES = ("direct", "recursive")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
@@ -26,6 +26,7 @@ FREEZE_CHOICES = ("none", "recurrent")
 WINDOW_NORMS = ("last", "mean", "none")
 LOSSES = ("mse", "mae", "huber")
 CHANNEL_MODES = ("auto", "independent", "mixed")
+TRANSFORMS = ("none", "diff", "log", "pct")
 # Settings a bundle written before they existed lacks: what such a model was built with, so
 # rebuilding it from its metadata (update, backtest) gives the same network, not today's default.
 LEGACY_SETTINGS: dict[str, Any] = {
@@ -65,6 +66,9 @@ class TrainConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     scaler: str = "standard"
+    # what the network learns of the targets: levels ("none") or their changes into each row
+    # (differences, log returns, percentage returns), turned back into levels after the head
+    transform: str = "none"
     lookback: int | None = None
     horizon: int | None = None
     # evaluation: the season m of the seasonal-naive baseline and of MASE (None: by frequency)
@@ -160,6 +164,7 @@ class TrainConfig:
             raise SettingError("series_columns", "names a column twice")
         _check_choice("model", self.model, CELL_TYPES)
         _check_choice("scaler", self.scaler, SCALERS)
+        _check_choice("transform", self.transform, TRANSFORMS)
         _check_choice("fill", self.fill, FILL_POLICIES)
         _check_choice("device", self.device, DEVICES)
         _check_choice("architecture", self.architecture, ARCHITECTURES)
@@ -215,6 +220,17 @@ class TrainConfig:
             raise UsageError(
                 "--interval-method mc-dropout samples the network's dropout, but --dropout is 0",
                 "add --dropout 0.1 (or more), or use --interval-method conformal",
+            )
+        if self.interval_method == "mc-dropout" and self.intervals and self.transform != "none":
+            raise UsageError(
+                f"--interval-method mc-dropout samples changes, which --transform {self.transform} "
+                "adds up over the horizon: its spread would not carry over",
+                "use --interval-method conformal (calibrated on the forecasts in levels)",
+            )
+        if self.architecture == "segments" and self.attention:
+            raise UsageError(
+                "--architecture segments decodes from the encoder's final state; --attention does not apply",
+                "drop --attention, or use --architecture rnn or seq2seq with it",
             )
         if self.ensemble > 1 and self.init_from is not None:
             raise UsageError(

@@ -193,7 +193,9 @@ def detect(
         centre, scale = np.zeros(n_targets), np.ones(n_targets)
 
     def forecast_window(values: np.ndarray, start: int) -> np.ndarray:
-        window = predict_part(network, bundle.scaler, values, series.targets, np.array([start]), lookback)
+        window = predict_part(
+            network, bundle.scaler, values, series.targets, np.array([start]), lookback, config.transform
+        )
         return window[0, step - 1]
 
     second = clear_echoes(
@@ -328,7 +330,7 @@ def expected_values(
     # A part at a time: only step ``step`` of each window is kept, so memory stays rows x targets.
     for part in window_parts(len(starts), config.horizon * len(series.targets)):
         predicted = predict_part(
-            network, bundle.scaler, values, series.targets, starts[part], config.lookback
+            network, bundle.scaler, values, series.targets, starts[part], config.lookback, config.transform
         )
         parts.append(predicted[:, step - 1, :])
     expected = np.concatenate(parts) if parts else np.empty((0, len(series.targets)))

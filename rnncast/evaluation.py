@@ -11,6 +11,7 @@ its scaled value can differ a little from the original one.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from rnncast import metrics
 from rnncast.baselines import baseline_forecasts
 from rnncast.errors import QualityGateError, UsageError
 from rnncast.metrics import Axis
+from rnncast.seasonality import SeasonalAdjustment, seasonal_adjustment
 from rnncast.windows import target_windows
 
 METRIC_NAMES = ("mse", "rmse", "mae", "mape", "smape", "mase")
@@ -33,8 +35,14 @@ METRIC_LABELS = (
     ("smape", "sMAPE %"),
     ("mase", "MASE"),
     ("skill", "skill"),
+    ("owa", "OWA"),
 )
+# The reference of OWA: the M4 competition's seasonally adjusted naive, or the plain naive
+# forecast (which Naive2 is on data without a season) when there is no Naive2.
+OWA_REFERENCES = ("naive2", "naive")
 UNITS = ("original", "scaled")
+# The report keys that say whether the model beat the best baseline (per fold, too).
+VERDICT_KEYS = ("best_baseline", "model_beats_best_baseline", "skill_vs_best_baseline", "verdict_units")
 
 
 @dataclass(frozen=True)
@@ -224,6 +232,7 @@ class MetricSums:
                 for name in forecasts:
                     entry = values[level][name][units]
                     entry["skill"] = metrics.skill(entry["rmse"], reference)
+        _add_owa(values, forecasts)
 
         report: dict[str, Any] = {
             "metrics": _clean(values["overall"]),
@@ -251,6 +260,20 @@ class MetricSums:
             report["skill_vs_best_baseline"] = _number(overall["model"][verdict_units]["skill"])
             report["verdict_units"] = verdict_units
         return report
+
+
+def _add_owa(values: dict[str, Any], forecasts: list[str]) -> None:
+    """Each forecast's OWA at every level and in both units (sMAPE and MASE are unit-free):
+    the mean of its sMAPE and MASE relative to the reference's (:data:`OWA_REFERENCES`)."""
+    reference = next((name for name in OWA_REFERENCES if name in forecasts), None)
+    if reference is None:
+        return
+    for level in LEVELS:
+        for units in UNITS:
+            base = values[level][reference][units]
+            for name in forecasts:
+                entry = values[level][name][units]
+                entry["owa"] = metrics.owa(entry["smape"], entry["mase"], base["smape"], base["mase"])
 
 
 def _nan_sum_and_count(values: np.ndarray, axis: Axis) -> tuple[Any, Any]:
@@ -300,6 +323,7 @@ def windows_with_baselines(
     predicted: np.ndarray,
     lookback: int,
     period: int,
+    adjustment: SeasonalAdjustment | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The actual target windows and every forecast of them: ``model`` first, then the
     baselines, all on exactly the windows starting at ``starts``."""
@@ -307,7 +331,7 @@ def windows_with_baselines(
     actual = np.asarray(target_windows(target_values, starts, horizon), dtype=np.float64)
     return actual, {
         "model": predicted,
-        **baseline_forecasts(target_values, starts, horizon, lookback, period),
+        **baseline_forecasts(target_values, starts, horizon, lookback, period, adjustment),
     }
 
 
@@ -346,6 +370,28 @@ def mase_denominator(history: np.ndarray, period: int) -> tuple[np.ndarray, int]
     period it used: ``period``, or 1 (plain naive) when the history is not longer than a season."""
     used = period if len(history) > period else 1
     return metrics.seasonal_naive_mae(history, used), used
+
+
+@dataclass(frozen=True)
+class InSample:
+    """What the in-sample rows fix for scoring: the MASE scale (per target) and the period it
+    used, and the seasonal adjustment of the ``naive2`` baseline."""
+
+    mase_scale: np.ndarray
+    mase_period: int
+    adjustment: SeasonalAdjustment
+    level_scale: np.ndarray  # per target: the standard deviation of its in-sample values
+
+
+def in_sample(history: np.ndarray, period: int, first_row: int = 0) -> InSample:
+    """:class:`InSample` of ``history`` (rows x targets, NaN where unobserved), whose first row
+    is absolute row ``first_row`` of the series (the season's phase)."""
+    scale, used = mase_denominator(history, period)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no observed value: NaN, as elsewhere
+        spread = np.nanstd(np.asarray(history, dtype=np.float64), axis=0)
+    level_scale = np.where(spread > 0, spread, 1.0)
+    return InSample(scale, used, seasonal_adjustment(history, period, first_row), level_scale)
 
 
 def check_required_skill(required: float | None) -> None:

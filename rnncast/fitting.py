@@ -21,6 +21,7 @@ from rnncast import backend
 from rnncast.config import TrainConfig
 from rnncast.errors import DataError
 from rnncast.training import EpochHook, TrainingSummary
+from rnncast.transforms import check_transformable, to_changes
 from rnncast.windows import Scaler, Split, check_scalable, window_dataset
 
 logger = logging.getLogger("rnncast")
@@ -77,8 +78,10 @@ def fit_on_history(
     split = history_split(len(history), val_rows, config.lookback, config.horizon)
     backend.keras().backend.clear_session()  # free earlier folds' models and graphs
     check_scalable(history, columns)
-    scaler = Scaler.fit(config.scaler, columns, history[: split.train_rows])  # training rows only
-    scaled = scaler.transform(history)
+    check_transformable(history, columns[:n_targets], config.transform)
+    learned = to_changes(history, n_targets, config.transform)  # the history itself without --transform
+    scaler = Scaler.fit(config.scaler, columns, learned[: split.train_rows])  # training rows only
+    scaled = scaler.transform(learned)
     model, summary = fit_network(
         scaled, len(columns), n_targets, split.starts("train"), split.starts("val"), config, on_epoch
     )

@@ -38,6 +38,12 @@ def default_step(rows: int, folds: int, test_fraction: float) -> int:
     return max(1, round(rows * test_fraction / folds))
 
 
+def validation_rows(history_rows: int, val_fraction: float, horizon: int) -> int:
+    """The last rows of a fold's history whose windows only validate (early stopping): the
+    ``val_fraction`` of them, and at least one horizon."""
+    return max(round(history_rows * val_fraction), horizon)
+
+
 def plan_folds(
     rows: int, horizon: int, folds: int, step: int, window: str, minimum_history: int
 ) -> list[Fold]:

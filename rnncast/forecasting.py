@@ -14,6 +14,7 @@ import pandas as pd
 from rnncast.errors import DataError
 from rnncast.frequency import future_timestamps
 from rnncast.inference import NumpyNetwork
+from rnncast.transforms import check_transformable, to_levels, window_changes
 from rnncast.windows import Scaler, input_windows, window_dataset
 
 if TYPE_CHECKING:
@@ -44,34 +45,46 @@ def predict_windows(
 
 
 def forecast_future(
-    model: keras.Model | NumpyNetwork, scaler: Scaler, series: SeriesData, lookback: int, horizon: int
+    model: keras.Model | NumpyNetwork,
+    scaler: Scaler,
+    series: SeriesData,
+    lookback: int,
+    horizon: int,
+    transform: str = "none",
 ) -> pd.DataFrame:
-    """Forecast the ``horizon`` steps after the series' last row, in original units.
+    """Forecast the ``horizon`` steps after the series' last row, in original units (a model
+    trained with ``--transform`` reads the targets' changes; its forecast is put back into
+    levels from the last value).
 
     Returns:
         A frame indexed by the future timestamps (named like the time column), one column
         per target.
 
     Raises:
-        DataError: fewer rows than the lookback, or a non-finite forecast.
+        DataError: fewer rows than the model reads, or a non-finite forecast.
     """
-    if len(series) < lookback:
+    # A change into the window's first row needs the row before it.
+    needed = lookback + (transform != "none")
+    if len(series) < needed:
         raise DataError(
-            f"the data has {len(series)} rows but the model reads the last {lookback}",
+            f"the data has {len(series)} rows but the model reads the last {needed}",
             "pass a file with at least that many rows (e.g. the full history) to --data",
         )
-    recent = series.frame[list(series.columns)].to_numpy()[-lookback:]
+    values = series.frame[list(series.columns)].to_numpy()
+    check_transformable(values[-needed:], series.targets, transform)
+    recent = window_changes(values, len(values) - lookback, len(values), len(series.targets), transform)
     scaled = scaler.transform(recent).astype(np.float32)[None, ...]
-    predicted = np.asarray(model.predict(scaled, verbose=0), dtype=np.float64)[0]
-    values = scaler.inverse(predicted, series.targets)
-    if not np.isfinite(values).all():
+    predicted = np.asarray(model.predict(scaled, verbose=0), dtype=np.float64)
+    last = values[-1:, : len(series.targets)]
+    forecast = to_levels(scaler.inverse(predicted, series.targets), last, transform)[0]
+    if not np.isfinite(forecast).all():
         raise DataError(
             "the model produced non-finite forecasts for this data",
             "check the newest rows for extreme values, or retrain the model",
         )
     stamps = future_timestamps(series.index[-1], series.frequency, horizon)
     stamps.name = series.time_col
-    return pd.DataFrame(values, index=stamps, columns=list(series.targets))
+    return pd.DataFrame(forecast, index=stamps, columns=list(series.targets))
 
 
 def with_intervals(frame: pd.DataFrame, bundle: Bundle, series: SeriesData) -> pd.DataFrame:

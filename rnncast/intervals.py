@@ -320,7 +320,7 @@ def calibrate(
     starts = validation_sample(split.starts("val"), config.seed)
     predicted = np.concatenate(
         [
-            predict_part(model, scaler, history, targets, starts[part], lookback)
+            predict_part(model, scaler, history, targets, starts[part], lookback, config.transform)
             for part in window_parts(len(starts), horizon * n_targets)
         ]
     )

@@ -112,6 +112,24 @@ def skill(model_rmse: np.ndarray | float, baseline_rmse: np.ndarray | float) -> 
     return np.where(usable, 1.0 - model_rmse / np.where(usable, baseline_rmse, 1.0), np.nan)
 
 
+def owa(
+    smape_value: np.ndarray | float,
+    mase_value: np.ndarray | float,
+    reference_smape: np.ndarray | float,
+    reference_mase: np.ndarray | float,
+) -> np.ndarray:
+    """Overall weighted average as the M4 competition defined it: the mean of sMAPE and MASE
+    each relative to a reference's (Naive2 there): ``(sMAPE / sMAPE_ref + MASE / MASE_ref) / 2``.
+    Below 1: better than the reference. NaN where a reference value is 0 or undefined."""
+    ratios = []
+    for value, reference in ((smape_value, reference_smape), (mase_value, reference_mase)):
+        value = np.asarray(value, dtype=np.float64)
+        reference = np.asarray(reference, dtype=np.float64)
+        usable = np.isfinite(reference) & (reference > 0)
+        ratios.append(np.where(usable, value / np.where(usable, reference, 1.0), np.nan))
+    return 0.5 * (ratios[0] + ratios[1])
+
+
 def _nanmean(values: np.ndarray, axis: Axis) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices are reported as NaN

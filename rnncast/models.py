@@ -197,6 +197,9 @@ def _network(inputs: keras.KerasTensor, shape: ModelShape, stack: _Stack, paths:
 
     if paths.architecture == "seq2seq":
         outputs = _seq2seq(steps, shape, stack, paths.layers, paths.attention, level is not None)
+    elif paths.architecture == "segments":
+        out_segment = paths.segment if paths.segment > 1 else shape.horizon
+        outputs = _segment_decoder(steps, shape, stack, paths.layers, out_segment, level is not None)
     else:
         outputs = _recurrent_head(steps, shape, stack, paths, level is not None)
     if paths.linear_skip:
@@ -264,6 +267,60 @@ def _seq2seq(
     decoder step also attends over the encoder's outputs.
     """
     kl = backend.keras().layers
+    hidden, states = _encode(steps, stack, layers, attention)
+    # Without attention the encoder's (normalised) last output is its summary; with it, the
+    # last layer returned its sequence, and the final hidden state summarises instead.
+    summary = states[0] if attention else hidden
+    repeated = kl.RepeatVector(shape.horizon, name="repeat_summary")(summary)
+    # One direction only (no wrapper), as wide as the encoder's joined states.
+    decoder = stack.recurrent(f"decoder_{stack.cell}", None, units=stack.width, return_sequences=True)
+    decoded = decoder(repeated, initial_state=states)
+    decoded = stack.after(decoded, "decoder")
+    if attention:
+        context = _attention(decoded, hidden, stack.width)
+        decoded = kl.Concatenate(name="state_and_context")([decoded, context])
+    head = kl.Dense(
+        shape.n_targets, kernel_initializer="zeros" if from_level else "glorot_uniform", name="head"
+    )
+    return head(decoded)
+
+
+def _segment_decoder(
+    steps: keras.KerasTensor, shape: ModelShape, stack: _Stack, layers: int, segment: int, from_level: bool
+) -> keras.KerasTensor:
+    """The horizon a segment at a time (SegRNN's idea): the encoder's final states start a
+    decoder that reads one learned position embedding per output segment, and one dense layer,
+    shared by every segment, maps each decoder step to ``segment`` rows of the forecast.
+
+    The embeddings are the bias of a dense layer applied to zeros (built-in layers only: a
+    constant input cannot be made otherwise without a Lambda, which safe loading refuses).
+    """
+    kl = backend.keras().layers
+    _, states = _encode(steps, stack, layers, attention=False)
+    count = -(-shape.horizon // segment)
+    first = kl.Cropping1D((0, steps.shape[1] - 1), name="first_step")(steps)
+    nothing = kl.Flatten(name="first_step_flat")(kl.Subtract(name="zeros")([first, first]))
+    positions = kl.Dense(count * stack.width, kernel_initializer="zeros", name="position_embedding")(nothing)
+    positions = kl.Reshape((count, stack.width), name="positions")(positions)
+    decoder = stack.recurrent(f"decoder_{stack.cell}", None, units=stack.width, return_sequences=True)
+    decoded = stack.after(decoder(positions, initial_state=states), "decoder")
+    head = kl.Dense(
+        segment * shape.n_targets,
+        kernel_initializer="zeros" if from_level else "glorot_uniform",
+        name="segment_head",
+    )(decoded)
+    rows = kl.Reshape((count * segment, shape.n_targets), name="segment_rows")(head)
+    if count * segment > shape.horizon:
+        rows = kl.Cropping1D((0, count * segment - shape.horizon), name="forecast")(rows)
+    return rows
+
+
+def _encode(
+    steps: keras.KerasTensor, stack: _Stack, layers: int, attention: bool
+) -> tuple[keras.KerasTensor, list[keras.KerasTensor]]:
+    """The encoder stack over ``steps``: its last layer's output (its whole sequence with
+    ``attention``) and final states, both directions' joined when bidirectional."""
+    kl = backend.keras().layers
     hidden = steps
     for depth in range(layers):
         last = depth == layers - 1
@@ -287,21 +344,7 @@ def _seq2seq(
             kl.Concatenate(name=f"encoder_state_{k + 1}")([forward, backward])
             for k, (forward, backward) in enumerate(zip(states[:half], states[half:], strict=True))
         ]
-    # Without attention the encoder's (normalised) last output is its summary; with it, the
-    # last layer returned its sequence, and the final hidden state summarises instead.
-    summary = states[0] if attention else hidden
-    repeated = kl.RepeatVector(shape.horizon, name="repeat_summary")(summary)
-    # One direction only (no wrapper), as wide as the encoder's joined states.
-    decoder = stack.recurrent(f"decoder_{stack.cell}", None, units=stack.width, return_sequences=True)
-    decoded = decoder(repeated, initial_state=states)
-    decoded = stack.after(decoded, "decoder")
-    if attention:
-        context = _attention(decoded, hidden, stack.width)
-        decoded = kl.Concatenate(name="state_and_context")([decoded, context])
-    head = kl.Dense(
-        shape.n_targets, kernel_initializer="zeros" if from_level else "glorot_uniform", name="head"
-    )
-    return head(decoded)
+    return hidden, states
 
 
 def _attention(query: keras.KerasTensor, sequence: keras.KerasTensor, width: int) -> keras.KerasTensor:

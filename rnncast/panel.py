@@ -32,6 +32,7 @@ from rnncast.evaluation import evaluation_notes, score_forecasts
 from rnncast.frequency import future_timestamps
 from rnncast.reading import read_table
 from rnncast.scoring import WindowForecasts, pool_windows, season_of, with_baselines
+from rnncast.transforms import check_transformable, to_changes, to_levels, window_changes
 from rnncast.windows import Scaler, Split, check_scalable, chronological_split
 
 logger = logging.getLogger("rnncast")
@@ -298,11 +299,17 @@ def plan_panel(panel: Panel, config: TrainConfig) -> dict[str, Split]:
             f"no series is long enough to train on ({example})",
             "use more data or lower --lookback / --horizon",
         )
-    if short:
-        shown = ", ".join(repr(key) for key in list(short)[:MAX_NOTES_SHOWN])
-        more = f" and {len(short) - MAX_NOTES_SHOWN} more" if len(short) > MAX_NOTES_SHOWN else ""
-        logger.warning("%d series too short to train on (forecast only): %s%s", len(short), shown, more)
+    warn_left_out(short, "too short to train on (forecast only)")
     return splits
+
+
+def warn_left_out(left_out: dict[str, str], why: str) -> None:
+    """Warn once about the series in ``left_out`` (id -> reason), naming the first few."""
+    if not left_out:
+        return
+    shown = ", ".join(repr(key) for key in list(left_out)[:MAX_NOTES_SHOWN])
+    more = f" and {len(left_out) - MAX_NOTES_SHOWN} more" if len(left_out) > MAX_NOTES_SHOWN else ""
+    logger.warning("%d series %s: %s%s", len(left_out), why, shown, more)
 
 
 def fit_scalers(panel: Panel, config: TrainConfig, splits: dict[str, Split]) -> dict[str, Scaler]:
@@ -312,8 +319,13 @@ def fit_scalers(panel: Panel, config: TrainConfig, splits: dict[str, Split]) -> 
     for key, member in panel.members.items():
         values = member.frame.to_numpy()
         check_scalable(values, member.columns)
+        try:
+            check_transformable(values, member.targets, config.transform)
+        except DataError as error:
+            raise DataError(f"series {key!r}: {error.message}", error.hint) from error
         rows = splits[key].train_rows if key in splits else len(values)
-        scalers[key] = Scaler.fit(config.scaler, member.columns, values[:rows])
+        learned = to_changes(values[:rows], len(member.targets), config.transform)
+        scalers[key] = Scaler.fit(config.scaler, member.columns, learned)
     return scalers
 
 
@@ -325,11 +337,15 @@ class Stacked:
     offsets: dict[str, int]
 
 
-def stack(panel: Panel, scalers: dict[str, Scaler], keys: list[str], ends: dict[str, int]) -> Stacked:
-    """The scaled rows ``[0, ends[key])`` of each member in ``keys``, stacked."""
+def stack(
+    panel: Panel, scalers: dict[str, Scaler], keys: list[str], ends: dict[str, int], transform: str = "none"
+) -> Stacked:
+    """The scaled rows ``[0, ends[key])`` of each member in ``keys`` (their targets' changes
+    with ``transform``), stacked."""
     parts, offsets, offset = [], {}, 0
     for key in keys:
-        values = panel.members[key].frame.to_numpy()[: ends[key]]
+        member = panel.members[key]
+        values = to_changes(member.frame.to_numpy()[: ends[key]], len(member.targets), transform)
         parts.append(scalers[key].transform(values))
         offsets[key] = offset
         offset += len(values)
@@ -355,7 +371,7 @@ def fit_panel(
     backend.keras().backend.clear_session()
     keys = sorted(splits)  # the same series in another row order train the same network
     ends = {key: splits[key].train_rows + splits[key].val_rows for key in keys}
-    stacked = stack(panel, scalers, keys, ends)
+    stacked = stack(panel, scalers, keys, ends, config.transform)
     starts = {
         part: np.concatenate([splits[key].starts(part) + stacked.offsets[key] for key in keys])
         for part in ("train", "val")
@@ -382,7 +398,37 @@ def score_panel(
     """Pooled scores of the model and the baselines over the windows at ``starts`` of each
     member (one ``model.predict`` for all), plus each series' own RMSEs.
 
-    ``history_ends[key]`` is where a member's in-sample rows end (for MASE).
+    ``history_ends[key]`` is where a member's in-sample rows end (MASE and Naive2).
+    """
+    by_series = panel_windows(model, scalers, panel, starts, config, history_ends)
+    return {
+        "split": "test",
+        **score_panel_windows(panel, by_series, starts, config),
+        "per_series": per_series_rmse(by_series),
+    }
+
+
+def per_series_rmse(by_series: dict[str, WindowForecasts]) -> list[dict[str, Any]]:
+    """Each series' window count and RMSE of the model and each baseline, in its own units."""
+    return [
+        {"series": key, "windows": len(windows.actual), **_rmse_by_name(windows)}
+        for key, windows in by_series.items()
+    ]
+
+
+def panel_windows(
+    model: Any,
+    scalers: dict[str, Scaler],
+    panel: Panel,
+    starts: dict[str, np.ndarray],
+    config: TrainConfig,
+    history_ends: dict[str, int],
+) -> dict[str, WindowForecasts]:
+    """Each member's model and baseline forecasts of its windows at ``starts`` (members with
+    none are left out), from one ``model.predict`` over all of them.
+
+    Raises:
+        DataError: no member has a window to score.
     """
     from rnncast.forecasting import predict_windows
 
@@ -393,7 +439,7 @@ def score_panel(
             "pass data that covers the held-out period",
         )
     # Inputs end the row before each window starts: later rows are not even scaled.
-    stacked = stack(panel, scalers, keys, {key: int(starts[key][-1]) for key in keys})
+    stacked = stack(panel, scalers, keys, {key: int(starts[key][-1]) for key in keys}, config.transform)
     assert config.lookback is not None
     predicted = predict_windows(
         model,
@@ -401,30 +447,37 @@ def score_panel(
         np.concatenate([starts[key] + stacked.offsets[key] for key in keys]),
         config.lookback,
     )
-    parts: list[WindowForecasts] = []
-    per_series = []
+    by_series: dict[str, WindowForecasts] = {}
     position = 0
     for key in keys:
         member = panel.members[key]
         count = len(starts[key])
         in_units = scalers[key].inverse(predicted[position : position + count], member.targets)
+        last = member.frame.to_numpy()[starts[key] - 1, : len(member.targets)]
+        in_units = to_levels(in_units, last, config.transform)
         position += count
-        windows = with_baselines(
+        by_series[key] = with_baselines(
             in_units, scalers[key], member, starts[key], config, slice(0, history_ends[key])
         )
-        parts.append(windows)
-        per_series.append({"series": key, "windows": count, **_rmse_by_name(windows)})
-    together = pool_windows(parts)
+    return by_series
+
+
+def score_panel_windows(
+    panel: Panel, by_series: dict[str, WindowForecasts], starts: dict[str, np.ndarray], config: TrainConfig
+) -> dict[str, Any]:
+    """The pooled scores of every series' windows (``by_series``, whose targets start at
+    ``starts``), with what was scored: windows, series, span, season."""
+    together = pool_windows(list(by_series.values()))
     actual, forecasts = together.actual, together.forecasts
     scores = score_forecasts(
         actual, forecasts, panel.targets, together.unit_scale, together.mase_scale, many_series=True
     )
-    firsts = [panel.members[key].index[int(starts[key][0])] for key in keys]
-    lasts = [panel.members[key].index[int(starts[key][-1]) + config.horizon - 1] for key in keys]
+    assert config.horizon is not None
+    firsts = [panel.members[key].index[int(starts[key][0])] for key in by_series]
+    lasts = [panel.members[key].index[int(starts[key][-1]) + config.horizon - 1] for key in by_series]
     return {
-        "split": "test",
         "windows": len(actual),
-        "series_scored": len(keys),
+        "series_scored": len(by_series),
         "first_target_time": min(firsts).isoformat(),
         "last_target_time": max(lasts).isoformat(),
         "lookback": config.lookback,
@@ -432,12 +485,11 @@ def score_panel(
         "targets": list(panel.targets),
         "frequency": panel.frequency,
         "seasonal_period": season_of(config, panel.first),
-        "mase_period": parts[0].mase_period,
+        "mase_period": together.mase_period,
         **scores,
         "evaluation_notes": evaluation_notes(
             forecasts, actual, season_of(config, panel.first), config.lookback
         ),
-        "per_series": per_series,
     }
 
 
@@ -473,17 +525,29 @@ def forecast_panel(
     windows, keys = [], []
     unseen = []
     scalers = dict(scalers)  # unseen series' own scalers join it: one copy, not one per series
+    # A change into the window's first row needs the row before it.
+    needed = lookback + (config.transform != "none")
+    n_targets = len(panel.targets)
     for key, member in panel.members.items():
-        if len(member) < lookback:
-            skipped[key] = f"has {len(member)} rows, the model reads the last {lookback}"
+        if len(member) < needed:
+            skipped[key] = f"has {len(member)} rows, the model reads the last {needed}"
             continue
         values = member.frame.to_numpy()
+        try:
+            check_transformable(values[-needed:], member.targets, config.transform)
+        except DataError as error:
+            skipped[key] = error.message
+            continue
         scaler = scalers.get(key)
         if scaler is None:
             unseen.append(key)
-            scaler = Scaler.fit(scaler_kind, member.columns, values)
+            scaler = Scaler.fit(scaler_kind, member.columns, to_changes(values, n_targets, config.transform))
             scalers[key] = scaler
-        windows.append(scaler.transform(values[-lookback:]))
+        windows.append(
+            scaler.transform(
+                window_changes(values, len(values) - lookback, len(values), n_targets, config.transform)
+            )
+        )
         keys.append(key)
     if unseen:
         shown = ", ".join(repr(k) for k in unseen[:MAX_NOTES_SHOWN])
@@ -499,7 +563,8 @@ def forecast_panel(
     frames = []
     for key, scaled in zip(keys, predicted, strict=True):
         member = panel.members[key]
-        values = scalers[key].inverse(scaled, member.targets)
+        last = member.frame.to_numpy()[-1:, :n_targets]
+        values = to_levels(scalers[key].inverse(scaled[None], member.targets), last, config.transform)[0]
         if not np.isfinite(values).all():
             skipped[key] = "the model produced non-finite forecasts for it"
             continue

@@ -104,6 +104,7 @@ def fine_tune_panel(
     keys = list(plan.starts)
     for key in keys:
         check_scalable(panel.members[key].frame.to_numpy(), panel.columns)
-    stacked = stack(panel, scalers, keys, {key: len(panel.members[key]) for key in keys})
+    ends = {key: len(panel.members[key]) for key in keys}
+    stacked = stack(panel, scalers, keys, ends, bundle.config.transform)
     starts = np.concatenate([plan.starts[key] + stacked.offsets[key] for key in keys])
     return fine_tune_windows(bundle, stacked.values, len(panel.targets), starts, epochs, on_epoch)

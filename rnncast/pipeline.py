@@ -33,10 +33,10 @@ from rnncast.bundle_files import describe_bundle, training_data_path
 from rnncast.config import TrainConfig
 from rnncast.data import SeriesData, check_variation, load_series
 from rnncast.errors import DataError, UsageError
-from rnncast.evaluation import ScoredWindows, evaluation_notes, score_forecasts
+from rnncast.evaluation import VERDICT_KEYS, ScoredWindows, evaluation_notes, score_forecasts
 from rnncast.fileio import is_replaceable_link, point_link, safe_file_name
 from rnncast.fitting import fit_on_history, history_split
-from rnncast.folds import REFIT_POLICIES, default_step, plan_folds
+from rnncast.folds import REFIT_POLICIES, default_step, plan_folds, validation_rows
 from rnncast.frequency import seasonal_period
 from rnncast.intervals import FoldIntervals, calibrate_fitted, calibration_of
 from rnncast.locking import exclusive
@@ -67,7 +67,6 @@ logger = logging.getLogger("rnncast")
 
 DEFAULT_RUNS_DIR = Path("runs")
 LATEST_LINK = "latest"
-VERDICT_KEYS = ("best_baseline", "model_beats_best_baseline", "skill_vs_best_baseline", "verdict_units")
 
 
 @dataclass(frozen=True)
@@ -362,7 +361,7 @@ def forecast(
     from rnncast.inference import forecast_network
 
     network = forecast_network(bundle)  # NumPy, no TensorFlow, unless RNNCAST_INFERENCE=keras
-    frame = forecast_future(network, bundle.scaler, series, config.lookback, config.horizon)
+    frame = forecast_future(network, bundle.scaler, series, config.lookback, config.horizon, config.transform)
     frame = with_intervals(frame, bundle, series)  # as it is for a bundle without intervals
     data_path = Path(series.fingerprint["path"])
     if output is not None:
@@ -501,16 +500,30 @@ def backtest(
     config = config or TrainConfig()
     if settings:
         config = config.replace(**settings)
-    if is_many_series(config):
-        raise UsageError(
-            "backtest does not support --id-col / --series-columns yet",
-            "train the global model and score it with rnncast evaluate, or backtest one series at a time",
-        )
     if refit not in REFIT_POLICIES:
         raise UsageError(f"--refit {refit!r} is not supported", f"use one of: {', '.join(REFIT_POLICIES)}")
     if folds < 1 or (step is not None and step < 1):
         bad = "--folds" if folds < 1 else "--step"
         raise UsageError(f"{bad} must be at least 1, got {folds if folds < 1 else step}")
+    if is_many_series(config):
+        if report_dir is not None:
+            raise UsageError(
+                "--report-dir is not supported yet for a backtest of many series",
+                "use --json for the pooled, per-fold and per-series scores",
+            )
+        from rnncast.panel_backtest import backtest_panel
+
+        config = adopt_source_architecture(config)
+        return backtest_panel(
+            Path(data),
+            config,
+            folds=folds,
+            step=step,
+            window=window,
+            refit=refit,
+            on_fold=on_fold,
+            on_epoch=on_epoch,
+        )
     if report_dir is not None:
         check_report_target(Path(report_dir))
     config = adopt_source_architecture(config)
@@ -530,7 +543,9 @@ def backtest(
         plan = plan_folds(len(series), config.horizon, folds, step, window, minimum_history)
         # Every fold's history is checked before the first one trains for minutes.
         val_rows = {
-            fold.number: max(round((fold.origin - fold.history_start) * config.val_fraction), config.horizon)
+            fold.number: validation_rows(
+                fold.origin - fold.history_start, config.val_fraction, config.horizon
+            )
             for fold in plan
         }
         for fold in plan if refit == "each-fold" else plan[:1]:

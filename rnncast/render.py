@@ -294,6 +294,9 @@ def _finite(data: Any) -> Any:
     return data
 
 
+_TRANSFORM_WORDS = {"diff": "differences", "log": "log returns", "pct": "percentage returns"}
+
+
 def _network(info: dict[str, Any]) -> str:
     config = info["config"]
     cell = ("bidirectional " if config["bidirectional"] else "") + config["model"]
@@ -310,10 +313,14 @@ def _network(info: dict[str, Any]) -> str:
             ("linear skip", config.get("linear_skip")),
             ("one network per channel", config.get("channels") == "independent"),
             (f"ensemble of {config.get('ensemble')} seeds", (config.get("ensemble") or 1) > 1),
+            (
+                f"learns {_TRANSFORM_WORDS.get(config.get('transform', 'none'))}",
+                config.get("transform", "none") != "none",
+            ),
         )
         if used
     ]
-    head = "decoder" if config.get("architecture") == "seq2seq" else "dense head"
+    head = {"seq2seq": "decoder", "segments": "segment decoder"}.get(config.get("architecture"), "dense head")
     # --residual only acts without a window normalisation (which always adds the level back).
     residual = config.get("residual") and config.get("window_norm", "none") == "none"
     return (

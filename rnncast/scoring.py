@@ -15,15 +15,17 @@ import numpy as np
 from rnncast.config import TrainConfig
 from rnncast.data import SeriesData
 from rnncast.evaluation import (
+    InSample,
     MetricSums,
     ScoredWindows,
-    mase_denominator,
+    in_sample,
     notes_on_scores,
     window_parts,
     windows_with_baselines,
 )
 from rnncast.frequency import seasonal_period
 from rnncast.intervals import Bounds, IntervalCalibration, IntervalSums, window_bounds
+from rnncast.transforms import to_levels, window_changes
 from rnncast.windows import Scaler, target_windows
 
 
@@ -51,7 +53,9 @@ def forecast_windows(
     values = series.frame.to_numpy()
     predicted = np.concatenate(
         [
-            predict_part(model, scaler, values, series.targets, starts[part], config.lookback)
+            predict_part(
+                model, scaler, values, series.targets, starts[part], config.lookback, config.transform
+            )
             for part in window_parts(len(starts), config.horizon * len(series.targets))
         ]
     )
@@ -65,15 +69,20 @@ def predict_part(
     targets: tuple[str, ...],
     starts: np.ndarray,
     lookback: int,
+    transform: str = "none",
 ) -> np.ndarray:
     """The model's forecasts (original units) of the windows whose targets start at the sorted
     ``starts`` in ``values`` (rows x the scaler's columns), scaling only the rows their inputs
-    read: nothing after the last one's, so no window sees its future, and no copy of it all."""
+    read: nothing after the last one's, so no window sees its future, and no copy of it all.
+    A model trained with ``--transform`` reads the targets' changes and its forecasts are put
+    back into levels from each window's last value."""
     from rnncast.forecasting import predict_windows
 
     first = int(starts[0]) - lookback if len(starts) else 0
-    known = scaler.transform(values[first : int(starts[-1]) if len(starts) else 0])
-    return scaler.inverse(predict_windows(model, known, starts - first, lookback), targets)
+    end = int(starts[-1]) if len(starts) else 0
+    known = scaler.transform(window_changes(values, first, end, len(targets), transform))
+    predicted = scaler.inverse(predict_windows(model, known, starts - first, lookback), targets)
+    return to_levels(predicted, values[starts - 1, : len(targets)], transform)
 
 
 def with_baselines(
@@ -86,8 +95,13 @@ def with_baselines(
 ) -> WindowForecasts:
     """The model's ``predicted`` windows (original units) beside the baselines' forecasts of
     the same windows and the actual values, ready for scoring."""
-    mase = mase_denominator(observed_targets(series, history), season_of(config, series))
-    return _with_baselines(predicted, scaler, series, series.frame.to_numpy(), starts, config, mase)
+    known = in_sample_of(series, history, config)
+    return _with_baselines(predicted, scaler, series, series.frame.to_numpy(), starts, config, known)
+
+
+def in_sample_of(series: SeriesData, history: slice, config: TrainConfig) -> InSample:
+    """The MASE scale and Naive2's seasonal adjustment of ``series``' observed ``history`` rows."""
+    return in_sample(observed_targets(series, history), season_of(config, series), history.start or 0)
 
 
 def observed_targets(series: SeriesData, rows: slice) -> np.ndarray:
@@ -106,25 +120,27 @@ def _with_baselines(
     values: np.ndarray,
     starts: np.ndarray,
     config: TrainConfig,
-    mase: tuple[np.ndarray, int],
+    known: InSample,
 ) -> WindowForecasts:
-    """:func:`with_baselines` given the series' ``values`` and the MASE scale and period."""
+    """:func:`with_baselines` given the series' ``values`` and what its in-sample rows fix."""
     n_targets = len(series.targets)
     target_values = values[:, :n_targets]
     actual, forecasts = windows_with_baselines(
-        target_values, starts, predicted, config.lookback, season_of(config, series)
+        target_values, starts, predicted, config.lookback, season_of(config, series), known.adjustment
     )
     if series.filled is not None and series.filled.any():
         # Values --fill made up were never observed: no forecast is scored against them.
         actual = np.where(target_windows(series.filled, starts, config.horizon), np.nan, actual)
-    mase_scale, mase_period = mase
     shape = (len(starts), 1, n_targets)
+    # Scaled units are the scaler's, unless it scaled changes (--transform): then the spread of
+    # the in-sample levels, so scaled errors stay comparable between targets and series.
+    unit_scale = scaler.scale_of(series.targets) if config.transform == "none" else known.level_scale
     return WindowForecasts(
         actual,
         forecasts,
-        np.broadcast_to(scaler.scale_of(series.targets), shape),
-        np.broadcast_to(mase_scale, shape),
-        mase_period,
+        np.broadcast_to(unit_scale, shape),
+        np.broadcast_to(known.mase_scale, shape),
+        known.mase_period,
     )
 
 
@@ -163,15 +179,17 @@ def score_windows(
     coverage and width reported under ``intervals`` (mc-dropout needs ``model`` to be Keras).
     """
     period = season_of(config, series)
-    mase = mase_denominator(observed_targets(series, slice(0, history_end)), period)
+    known = in_sample_of(series, slice(0, history_end), config)
     values = series.frame.to_numpy()
     sums = MetricSums()
     covered = IntervalSums(intervals.method, intervals.labels) if intervals is not None else None
     kept: list[WindowForecasts] = []
     kept_bounds: list[Bounds] = []
     for part in window_parts(len(starts), config.horizon * len(series.targets)):
-        predicted = predict_part(model, scaler, values, series.targets, starts[part], config.lookback)
-        windows = _with_baselines(predicted, scaler, series, values, starts[part], config, mase)
+        predicted = predict_part(
+            model, scaler, values, series.targets, starts[part], config.lookback, config.transform
+        )
+        windows = _with_baselines(predicted, scaler, series, values, starts[part], config, known)
         # Baselines are those of the first windows (seasonal_naive needs a season before them).
         forecasts = {name: windows.forecasts[name] for name in sums.names or windows.forecasts}
         sums.add(windows.actual, forecasts, windows.unit_scale, windows.mase_scale)
@@ -187,7 +205,7 @@ def score_windows(
     report = {
         "split": "test",
         **window_summary(series, starts, config),
-        "mase_period": mase[1],
+        "mase_period": known.mase_period,
         **sums.report(series.targets),
         "evaluation_notes": notes_on_scores(sums.names, sums.finite_actuals, period, config.lookback),
     }

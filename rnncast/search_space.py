@@ -30,8 +30,10 @@ from typing import Any
 from rnncast.config import (
     ARCHITECTURES,
     CELL_TYPES,
+    CHANNEL_MODES,
     LR_SCHEDULES,
     OPTIMIZERS,
+    WINDOW_NORMS,
     SettingError,
     TrainConfig,
     flag_name,
@@ -153,6 +155,11 @@ SEARCHABLE: dict[str, Searchable] = {
         Searchable("layer_norm", bool, _choice("layer_norm", (False, True))),
         # SGD is left out of the default space: at these learning rates it barely moves.
         Searchable("optimizer", str, _choice("optimizer", ("adam", "adamw", "rmsprop"))),
+        # The accuracy levers: how each window is normalised, and the linear path beside the RNN.
+        Searchable("window_norm", str, _choice("window_norm", ("last", "mean", "none"))),
+        Searchable("linear_skip", bool, _choice("linear_skip", (True, False))),
+        Searchable("segment", int),
+        Searchable("channels", str),
         Searchable("residual", bool),
         Searchable("architecture", str),
         Searchable("lr_schedule", str),
@@ -165,6 +172,8 @@ TEXT_CHOICES = {
     "optimizer": OPTIMIZERS,
     "architecture": ARCHITECTURES,
     "lr_schedule": LR_SCHEDULES,
+    "window_norm": WINDOW_NORMS,
+    "channels": CHANNEL_MODES,
 }
 
 # Settings that stay as the flags set them, and why: a change would make the validation losses
@@ -178,6 +187,9 @@ NOT_SEARCHABLE = {
     "epochs": "early stopping chooses the epochs; set the maximum with --epochs",
     "patience": "set it with --patience",
     "seed": "every trial uses the same seed, so differences come from the settings",
+    "loss": "it changes what the validation loss measures",
+    "transform": "it changes the units the validation loss is measured in",
+    "ensemble": "it averages seeds of one setting; add --ensemble once the settings are chosen",
 }
 
 

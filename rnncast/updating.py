@@ -32,6 +32,7 @@ from rnncast.bundle_files import training_data_path
 from rnncast.data import SeriesData, rows_digest
 from rnncast.errors import DataError, HistoryRewrittenError, UsageError
 from rnncast.training import EpochHook
+from rnncast.transforms import check_transformable, to_changes
 from rnncast.windows import Scaler, check_scalable
 
 logger = logging.getLogger("rnncast")
@@ -145,6 +146,8 @@ def update(
     assert config.lookback is not None and config.horizon is not None
     values = series.frame.to_numpy()
     check_scalable(values, series.columns)
+    check_transformable(values, series.targets, config.transform)
+    values = to_changes(values, len(series.targets), config.transform)  # what the network learns
     scaler = Scaler.fit(config.scaler, series.columns, values) if refit_scaler else bundle.scaler
     last_start = len(series) - config.horizon
     count = max(added, config.batch_size)
@@ -303,7 +306,8 @@ def _update_panel(
     if refit_scaler:
         for key in known:
             member = panel.members[key]
-            scalers[key] = Scaler.fit(config.scaler, member.columns, member.frame.to_numpy())
+            learned = to_changes(member.frame.to_numpy(), len(member.targets), config.transform)
+            scalers[key] = Scaler.fit(config.scaler, member.columns, learned)
     plan = plan_panel_update(panel, added, config.lookback, config.horizon, config.batch_size)
     if not plan.starts:
         raise DataError(

@@ -190,3 +190,44 @@ def test_several_targets_train_one_shared_network_per_channel_by_default(
     assert any(type(layer).__name__ == "TimeDistributed" for layer in model.layers)
     frame = rnncast.forecast(out, ledger=False).frame
     assert list(frame.columns) == ["Close", "Open", "High"] and len(frame) == HORIZON
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+@pytest.mark.parametrize("segment", [1, 5])
+def test_an_untrained_segment_decoder_is_the_naive_forecast(cell: str, segment: int) -> None:
+    model = build_model(
+        ModelShape(LOOKBACK, HORIZON + 1, 1, 1),
+        cell=cell,
+        units=8,
+        architecture="segments",
+        window_norm="last",
+        segment=segment,
+        linear_skip=True,
+    )
+    windows = _windows(1)
+    naive = np.repeat(windows[:, -1:, :], HORIZON + 1, axis=1)
+    np.testing.assert_allclose(model.predict(windows, verbose=0), naive, atol=1e-5)
+    names = {layer.name for layer in model.layers}
+    assert {"position_embedding", "segment_head"} <= names
+
+
+def test_segment_decoder_positions_are_learned_per_output_segment() -> None:
+    model = build_model(
+        ModelShape(LOOKBACK, 12, 1, 1),
+        cell="gru",
+        units=8,
+        architecture="segments",
+        segment=6,
+        window_norm="last",
+        linear_skip=False,
+    )
+    _randomise(model)
+    forecast = model.predict(_windows(1), verbose=0)
+    assert forecast.shape == (8, 12, 1)
+    # Two output segments from two positions: the decoder's steps differ, so do the segments.
+    assert np.abs(forecast[:, :6] - forecast[:, 6:]).max() > 1e-3
+
+
+def test_attention_has_no_place_in_the_segment_decoder() -> None:
+    with pytest.raises(UsageError, match="--attention does not apply"):
+        TrainConfig(architecture="segments", attention=True)

@@ -52,7 +52,7 @@ def test_backtest_reports_each_fold_and_the_pooled_windows(backtest_report: tupl
     assert [fold["windows"] for fold in report["folds"]] == [15, 15]
     assert report["windows"] == 30
     assert report["folds"][1]["history_rows"] == report["folds"][0]["history_rows"] + 15
-    assert set(report["metrics"]) == {"model", "naive", "seasonal_naive", "drift", "mean"}
+    assert set(report["metrics"]) == {"model", "naive", "seasonal_naive", "naive2", "drift", "mean"}
     assert report["last_target_time"] == "2017-11-10T00:00:00"  # the file's last row
     assert all(fold["trained"] for fold in report["folds"])
 

@@ -297,9 +297,65 @@ def test_an_id_col_of_values_says_so(tmp_path: Path) -> None:
     )
 
 
-def test_backtest_refuses_many_series() -> None:
-    result = run("backtest", STOCKS, "--id-col", "symbol", *FLAGS)
-    assert_one_line_error(result, ExitCode.USAGE, "backtest does not support --id-col")
+# --- backtest of a global model ------------------------------------------------------------
+
+
+def backtest_json(data: Path, *flags: str) -> dict:
+    result = run("backtest", data, "--json", *flags, *FLAGS)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_backtest_scores_every_series_on_its_last_horizon_as_m4_did() -> None:
+    report = backtest_json(STOCKS, "--id-col", "symbol", "--folds", "1", "--step", "1")
+    frame = stocks()
+    assert report["kind"] == "backtest" and report["series_scored"] == 5
+    assert report["windows"] == 5  # one origin per series: its last 3 rows
+    assert {row["series"] for row in report["per_series"]} == TICKERS
+    assert all(row["windows"] == 1 for row in report["per_series"])
+    last = pd.to_datetime(frame["date"], format="%b %d %Y").max()
+    assert pd.Timestamp(report["last_target_time"]) == last
+    fold = report["folds"][0]
+    # Each series trained on all but its last 3 rows.
+    assert fold["history_rows"] == len(frame) - 5 * 3
+    model = report["metrics"]["model"]["original"]
+    naive2 = report["metrics"]["naive2"]["original"]
+    assert naive2["owa"] == pytest.approx(1.0)
+    expected = 0.5 * (model["smape"] / naive2["smape"] + model["mase"] / naive2["mase"])
+    assert model["owa"] == pytest.approx(expected)
+
+
+def test_backtest_folds_pool_every_series_window() -> None:
+    report = backtest_json(STOCKS, "--id-col", "symbol", "--folds", "2", "--step", "4", "--refit", "never")
+    assert [fold["windows"] for fold in report["folds"]] == [20, 20]
+    assert report["windows"] == 40
+    assert [fold["trained"] for fold in report["folds"]] == [True, False]
+    first, second = report["folds"]
+    assert first["last_target_time"] < second["last_target_time"]
+    assert sum(row["windows"] for row in report["per_series"]) == 40
+
+
+def test_backtest_leaves_out_series_too_short_for_the_folds(tmp_path: Path) -> None:
+    frame = stocks()
+    short = frame[frame["symbol"] != "GOOG"]
+    goog = frame[frame["symbol"] == "GOOG"].head(20)
+    path = tmp_path / "short_goog.csv"
+    pd.concat([short, goog]).to_csv(path, index=False)
+    result = run("backtest", path, "--id-col", "symbol", "--folds", "2", "--json", *FLAGS)
+    assert result.exit_code == 0, result.output
+    assert "1 series too short for the folds (not backtested): 'GOOG'" in result.stderr
+    report = json.loads(result.stdout)
+    assert {row["series"] for row in report["per_series"]} == TICKERS - {"GOOG"}
+
+
+def test_backtest_of_many_series_refuses_what_it_cannot_do(tmp_path: Path) -> None:
+    result = run("backtest", STOCKS, "--id-col", "symbol", "--window", "sliding", *FLAGS)
+    assert_one_line_error(result, ExitCode.USAGE, "--window sliding is not supported with --id-col")
+    result = run("backtest", STOCKS, "--id-col", "symbol", "--report-dir", tmp_path / "r", *FLAGS)
+    assert_one_line_error(result, ExitCode.USAGE, "--report-dir is not supported yet")
+    assert not (tmp_path / "r").exists()
+    result = run("backtest", STOCKS, "--id-col", "symbol", "--folds", "40", "--step", "10", *FLAGS)
+    assert_one_line_error(result, ExitCode.USAGE, "no series is long enough for 40 fold(s)")
 
 
 # --- ids as the user wrote them -------------------------------------------------------------
@@ -380,7 +436,8 @@ assert result.exit_code == 0, result.output
 assert json.loads(result.stdout)["series"]["count"] == 5
 result = runner.invoke(app, ["check", {str(wide_csv)!r}, "--series-columns", "Open,Close", *flags])
 assert result.exit_code == 0, result.output
-assert runner.invoke(app, ["backtest", {str(STOCKS)!r}, "--id-col", "symbol"]).exit_code == 2
+sliding = ["backtest", {str(STOCKS)!r}, "--id-col", "symbol", "--window", "sliding"]
+assert runner.invoke(app, sliding).exit_code == 2
 assert "tensorflow" not in sys.modules, "tensorflow was imported"
 """
     subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)

@@ -38,6 +38,9 @@ CASES = {
     "gru-seq2seq": ("gru", False, SEQ2SEQ),
     "gru-seq2seq-recursive": ("gru", False, {**SEQ2SEQ, "strategy": "recursive", "attention": True}),
     "bidirectional-seq2seq+attention": ("lstm", True, {**SEQ2SEQ, "attention": True, "layers": 1}),
+    # Two-row output segments for a horizon of 3: the last segment's extra row is cropped.
+    "lstm-segments": ("lstm", False, {"architecture": "segments", "segment": 2, "layer_norm": True}),
+    "bidirectional-segments": ("gru", True, {"architecture": "segments", "layer_norm": False, "layers": 2}),
 }
 
 

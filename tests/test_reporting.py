@@ -40,7 +40,7 @@ def test_report_json_has_every_metric_for_every_forecaster(evaluation: tuple[dic
     report, report_dir = evaluation
     stored = json.loads((report_dir / "report.json").read_text())
     assert stored["report_format"] == 1
-    assert set(stored["metrics"]) == {"model", "naive", "seasonal_naive", "drift", "mean"}
+    assert set(stored["metrics"]) == {"model", "naive", "seasonal_naive", "naive2", "drift", "mean"}
     for units in ("original", "scaled"):
         assert set(stored["metrics"]["model"][units]) == {
             "mse",
@@ -50,6 +50,7 @@ def test_report_json_has_every_metric_for_every_forecaster(evaluation: tuple[dic
             "smape",
             "mase",
             "skill",
+            "owa",
         }
         assert len(stored["per_step"]["naive"][units]["rmse"]) == 5
     assert stored["per_target"]["Close"]["drift"]["original"]["mae"] > 0

@@ -243,6 +243,8 @@ def test_a_tiny_time_budget_runs_only_the_default_trial(
         "attention",
         "layer_norm",
         "optimizer",
+        "window_norm",
+        "linear_skip",
     ]
 
 
@@ -262,6 +264,14 @@ def test_the_default_space_and_a_space_file_that_amends_it(tmp_path: Path) -> No
     assert set(dims) >= {"model", "dropout", "lookback"}
     only = read_space_file(write(tmp_path / "o.toml", "units = [8, 16]\n"))
     assert [d.name for d in build_space(only, context)] == ["units"]  # replaces the default space
+    levers = read_space_file(
+        write(tmp_path / "l.toml", 'window_norm = ["last", "mean"]\nsegment = [1, 12]\nchannels = "mixed"\n')
+    )
+    dims = {d.name: d for d in build_space(levers, context)}
+    assert dims["window_norm"].values == ("last", "mean") and dims["segment"].values == (1, 12)
+    for refused in ("loss", "transform"):
+        with pytest.raises(UsageError, match=f"{refused} cannot be searched"):
+            read_space_file(write(tmp_path / f"{refused}.toml", f'{refused} = ["mse", "mae"]\n'))
 
 
 def test_bayesian_search_runs_two_trials(
