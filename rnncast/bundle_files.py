@@ -72,6 +72,7 @@ KERAS_CLASSES = frozenset(
         "GlobalAveragePooling1D",
         "ZeroPadding1D",
         "Flatten",
+        "AveragePooling1D",
         "TimeDistributed",
         "Average",  # --ensemble
         # --optimizer, --lr-schedule cosine, --mixed-precision (saved with the compile config)

@@ -279,6 +279,14 @@ def _training_options(
     linear_skip: Annotated[
         bool, typer.Option(help="Add a linear map from the whole window to the horizon beside the RNN.")
     ] = DEFAULTS.linear_skip,
+    trend_window: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Split the linear path's window into a moving-average trend of this many rows and "
+            "the rest, each with its own linear map (DLinear); 0: off.",
+        ),
+    ] = DEFAULTS.trend_window,
     channels: Annotated[
         Channels,
         typer.Option(
@@ -400,6 +408,7 @@ def _training_options(
         window_norm=window_norm.value,
         segment=segment,
         linear_skip=linear_skip,
+        trend_window=trend_window,
         channels=channels.value,
         architecture=architecture.value,
         strategy=strategy.value,

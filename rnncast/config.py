@@ -95,6 +95,9 @@ class TrainConfig:
     segment: int | None = None
     # a linear map from the whole window to the horizon beside the recurrent path
     linear_skip: bool = True
+    # rows of the moving average that splits the linear path's window into trend and seasonal
+    # parts, each with its own linear map (DLinear); 0: one map over the whole window
+    trend_window: int = 0
     # several targets and no features: one shared network per channel ("independent") or one
     # network over all of them ("mixed"); "auto" picks independent where it applies
     channels: str = "auto"
@@ -178,6 +181,7 @@ class TrainConfig:
         _check_choice("loss", self.loss, LOSSES)
         if self.segment is not None:
             _check_int("segment", self.segment, minimum=1)
+        _check_int("trend_window", self.trend_window, minimum=0)
         for spec in self.indicators:
             parse_indicator(spec)
         if self.weight_decay is not None:
@@ -226,6 +230,11 @@ class TrainConfig:
                 f"--interval-method mc-dropout samples changes, which --transform {self.transform} "
                 "adds up over the horizon: its spread would not carry over",
                 "use --interval-method conformal (calibrated on the forecasts in levels)",
+            )
+        if self.trend_window and not self.linear_skip:
+            raise UsageError(
+                "--trend-window splits the linear path, but --no-linear-skip turns it off",
+                "drop --trend-window, or keep the linear skip",
             )
         if self.architecture == "segments" and self.attention:
             raise UsageError(

@@ -66,6 +66,7 @@ _WEIGHT_SLOTS = {
     "Flatten": "flatten",
     "ZeroPadding1D": "zero_padding1d",
     "GlobalAveragePooling1D": "global_average_pooling1d",
+    "AveragePooling1D": "average_pooling1d",
 }
 # Dense activations the evaluator reproduces: the heads are linear, segment embeddings ReLU.
 _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -461,6 +462,13 @@ class _Builder:
                 shape[0] + before + after,
                 shape[1],
             )
+        if kind == "AveragePooling1D":
+            expected = {"data_format": "channels_last", "padding": "same"}
+            _check_config(config, expected, _COMMON_KEYS | set(expected) | {"pool_size", "strides"})
+            pool = _int_tuple(config["pool_size"], length=1)[0]
+            if len(shape) != 2 or pool < 1 or _int_tuple(config["strides"], length=1) != (1,):
+                raise Unsupported(f"an AveragePooling1D of {config['pool_size']!r} on {shape}")
+            return (lambda xs: _moving_average(xs[0], pool)), shape
         if kind == "GlobalAveragePooling1D":
             expected = {"data_format": "channels_last", "keepdims": False}
             _check_config(config, expected, _COMMON_KEYS | set(expected))
@@ -473,6 +481,19 @@ class _Builder:
                 raise Unsupported(f"an Add of shapes {inputs}")
             return (lambda xs: np.sum(xs, axis=0)), shape
         raise Unsupported(f"a {kind} layer")
+
+
+def _moving_average(values: np.ndarray, pool: int) -> np.ndarray:
+    """``AveragePooling1D(pool, strides=1, padding="same")`` over axis 1: each row's mean over
+    the ``pool`` rows around it (``(pool - 1) // 2`` before), fewer at the ends, as TensorFlow
+    averages only the rows that exist."""
+    rows = values.shape[1]
+    before = (pool - 1) // 2
+    totals = np.concatenate([np.zeros_like(values[:, :1]), np.cumsum(values, axis=1)], axis=1)
+    first = np.clip(np.arange(rows) - before, 0, rows)
+    last = np.clip(np.arange(rows) - before + pool, 0, rows)
+    counts = (last - first).astype(values.dtype)[None, :, None]
+    return (totals[:, last] - totals[:, first]) / counts
 
 
 def _layer_norm(config: dict[str, Any], weights: list[np.ndarray], shape: Shape) -> tuple[Operation, Shape]:

@@ -101,6 +101,7 @@ def build_model(
     segment: int = 1,
     linear_skip: bool = False,
     channels: str = "mixed",
+    trend_window: int = 0,
 ) -> keras.Model:
     """A direct multi-step forecaster: ``(lookback, n_inputs)`` -> ``(horizon, n_targets)``.
 
@@ -117,7 +118,8 @@ def build_model(
     window into segments of that many rows (the oldest padded with zeros to fit), each embedded
     by a dense layer, so the recurrent layers take ``lookback / segment`` steps instead of
     ``lookback``. ``linear_skip`` adds a linear map from the whole (normalised) window to the
-    horizon beside the recurrent path. ``channels="independent"`` (targets only, no features)
+    horizon beside the recurrent path (split into trend and seasonal maps with ``trend_window``).
+    ``channels="independent"`` (targets only, no features)
     runs one shared network over every target channel on its own.
 
     With ``residual`` (or any ``window_norm``) the head predicts the change from the window's
@@ -130,7 +132,7 @@ def build_model(
     """
     keras = backend.keras()
     stack = _Stack(cell, bidirectional, units, dropout, layer_norm, mixed_precision)
-    paths = _Paths(architecture, layers, attention, residual, window_norm, segment, linear_skip)
+    paths = _Paths(architecture, layers, attention, residual, window_norm, segment, linear_skip, trend_window)
     if channels == "independent" and shape.n_targets > 1:
         if shape.n_inputs != shape.n_targets:
             raise ValueError("independent channels need every input to be a target")
@@ -152,6 +154,7 @@ class _Paths:
     window_norm: str
     segment: int
     linear_skip: bool
+    trend_window: int = 0
 
     @property
     def adds_level(self) -> bool:
@@ -203,15 +206,32 @@ def _network(inputs: keras.KerasTensor, shape: ModelShape, stack: _Stack, paths:
     else:
         outputs = _recurrent_head(steps, shape, stack, paths, level is not None)
     if paths.linear_skip:
-        flat = kl.Flatten(name="flat_window")(window)
-        linear = kl.Dense(shape.horizon * shape.n_targets, kernel_initializer="zeros", name="linear_skip")(
-            flat
-        )
-        linear = kl.Reshape((shape.horizon, shape.n_targets), name="linear_forecast")(linear)
-        outputs = kl.Add(name="plus_linear")([outputs, linear])
+        outputs = kl.Add(name="plus_linear")([outputs, _linear_path(window, shape, paths.trend_window)])
     if level is not None:
         outputs = kl.Add(name="plus_last_value")([outputs, level])
     return outputs
+
+
+def _linear_path(window: keras.KerasTensor, shape: ModelShape, trend_window: int) -> keras.KerasTensor:
+    """A linear map from the whole window to ``(horizon, n_targets)``, zero at the start; with
+    ``trend_window`` > 1 the window is split into its moving-average trend (``trend_window``
+    rows, centred; shorter at the ends) and the rest, each mapped on its own (DLinear)."""
+    kl = backend.keras().layers
+    size = shape.horizon * shape.n_targets
+    if trend_window > 1:
+        trend = kl.AveragePooling1D(trend_window, strides=1, padding="same", name="trend")(window)
+        seasonal = kl.Subtract(name="seasonal")([window, trend])
+        parts = [
+            kl.Dense(size, kernel_initializer="zeros", name=f"linear_{part}")(
+                kl.Flatten(name=f"flat_{part}")(values)
+            )
+            for part, values in (("trend", trend), ("seasonal", seasonal))
+        ]
+        linear = kl.Add(name="trend_plus_seasonal")(parts)
+    else:
+        flat = kl.Flatten(name="flat_window")(window)
+        linear = kl.Dense(size, kernel_initializer="zeros", name="linear_skip")(flat)
+    return kl.Reshape((shape.horizon, shape.n_targets), name="linear_forecast")(linear)
 
 
 def _segments(window: keras.KerasTensor, shape: ModelShape, segment: int, units: int) -> keras.KerasTensor:
@@ -428,6 +448,7 @@ def build_for_config(shape: ModelShape, config: TrainConfig, *, mixed_precision:
         segment=config.segment or 1,
         linear_skip=config.linear_skip,
         channels=resolved_channels(config, shape),
+        trend_window=config.trend_window,
     )
 
 

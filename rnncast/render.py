@@ -310,7 +310,11 @@ def _network(info: dict[str, Any]) -> str:
             ("layer norm", config.get("layer_norm")),
             (f"window minus its {config.get('window_norm')}", config.get("window_norm", "none") != "none"),
             (f"segments of {config.get('segment')} rows", (config.get("segment") or 1) > 1),
-            ("linear skip", config.get("linear_skip")),
+            ("linear skip", config.get("linear_skip") and not config.get("trend_window")),
+            (
+                f"trend ({config.get('trend_window')} rows) and seasonal linear maps",
+                config.get("trend_window"),
+            ),
             ("one network per channel", config.get("channels") == "independent"),
             (f"ensemble of {config.get('ensemble')} seeds", (config.get("ensemble") or 1) > 1),
             (

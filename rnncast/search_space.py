@@ -159,6 +159,7 @@ SEARCHABLE: dict[str, Searchable] = {
         Searchable("window_norm", str, _choice("window_norm", ("last", "mean", "none"))),
         Searchable("linear_skip", bool, _choice("linear_skip", (True, False))),
         Searchable("segment", int),
+        Searchable("trend_window", int),
         Searchable("channels", str),
         Searchable("residual", bool),
         Searchable("architecture", str),

@@ -44,13 +44,14 @@ ARCHITECTURE_FIELDS = (
     "window_norm",
     "segment",
     "linear_skip",
+    "trend_window",
     "channels",
 )
 # Weights that do not depend on these; taken from the source only when the run leaves them unset.
 WINDOW_FIELDS = ("lookback", "horizon")
 # Layers whose weights are shaped by the lookback (the linear path reads every input row): with
 # another lookback they are trained from their zero start instead of copied.
-LOOKBACK_SHAPED_LAYERS = ("linear_skip",)
+LOOKBACK_SHAPED_LAYERS = ("linear_skip", "linear_trend", "linear_seasonal")
 FROM_SCRATCH = "or train from scratch without --init-from"
 
 

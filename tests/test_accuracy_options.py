@@ -231,3 +231,23 @@ def test_segment_decoder_positions_are_learned_per_output_segment() -> None:
 def test_attention_has_no_place_in_the_segment_decoder() -> None:
     with pytest.raises(UsageError, match="--attention does not apply"):
         TrainConfig(architecture="segments", attention=True)
+
+
+def test_a_trend_window_splits_the_linear_path_and_starts_as_the_naive_forecast() -> None:
+    model = build_model(
+        ModelShape(LOOKBACK, HORIZON, 1, 1),
+        cell="lstm",
+        units=8,
+        window_norm="last",
+        segment=6,
+        linear_skip=True,
+        trend_window=5,
+    )
+    names = {layer.name for layer in model.layers}
+    assert {"trend", "seasonal", "linear_trend", "linear_seasonal"} <= names and "linear_skip" not in names
+    windows = _windows(1)
+    np.testing.assert_allclose(
+        model.predict(windows, verbose=0), np.repeat(windows[:, -1:, :], HORIZON, axis=1), atol=1e-5
+    )
+    with pytest.raises(UsageError, match="--no-linear-skip turns it off"):
+        TrainConfig(trend_window=25, linear_skip=False)

@@ -130,6 +130,28 @@ def test_numpy_network_matches_keras_with_window_norm_segments_and_linear_skip(
     )
 
 
+@pytest.mark.parametrize("trend_window", [2, 5, 24], ids=["even", "odd", "longer-than-the-window"])
+def test_numpy_network_matches_keras_with_a_trend_and_seasonal_linear_path(
+    trend_window: int, tmp_path: Path
+) -> None:
+    model = build_model(
+        ModelShape(LOOKBACK, HORIZON, 3, 2),
+        cell="lstm",
+        units=6,
+        segment=4,
+        linear_skip=True,
+        window_norm="last",
+        trend_window=trend_window,
+    )
+    _randomise(model)
+    model.save(tmp_path / "model.keras")
+    network = network_from_archive(*_archive(tmp_path / "model.keras"))
+    windows = _windows(3)
+    np.testing.assert_allclose(
+        network.predict(windows), model.predict(windows, verbose=0), rtol=0, atol=TOLERANCE
+    )
+
+
 # --- real bundles --------------------------------------------------------------------------
 
 BUNDLE_SETTINGS = {
@@ -143,6 +165,7 @@ BUNDLE_SETTINGS = {
         "features": ("High",),
     },
     "lstm-mean-norm-segments": {"window_norm": "mean", "segment": 5, "features": ("Volume",)},
+    "gru-trend-window": {"trend_window": 7},
 }
 
 
