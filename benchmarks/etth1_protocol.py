@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from rnncast.baselines import naive_forecast
+from rnncast.baselines import naive_forecast, seasonal_naive_forecast
 from rnncast.config import CELL_TYPES, DEVICES, TrainConfig
 from rnncast.data import load_series
 from rnncast.metrics import mae, mse
@@ -246,6 +246,14 @@ def naive_scores(data: Dataset, horizon: int, drop_batch: int) -> Scores:
     return score(target_windows(scaled, starts, horizon), naive_forecast(scaled, starts, horizon), drop_batch)
 
 
+def seasonal_naive_scores(data: Dataset, horizon: int, drop_batch: int) -> Scores:
+    """rnncast's seasonal-naive forecast (the same hour a day earlier), on the test windows."""
+    scaled = data.scaled[:, : data.n_targets]
+    starts = evaluation_starts(horizon)
+    forecast = seasonal_naive_forecast(scaled, starts, horizon, HOURLY_SEASON)
+    return score(target_windows(scaled, starts, horizon), forecast, drop_batch)
+
+
 def repeat_check(setting: str, horizon: int, scores: Scores) -> tuple[bool, str]:
     """Whether rnncast's naive matches the published Repeat row within :data:`TOLERANCE`."""
     windows = CHECK_WINDOWS[setting]
@@ -363,13 +371,15 @@ def print_baselines(results: dict[str, dict[int, Scores]], drop_batch: int) -> b
     return passed
 
 
-def print_model_run(run: ModelRun, naive: Scores) -> None:
-    """Print one trained model beside rnncast naive and every published model for its H."""
+def print_model_run(run: ModelRun, naive: Scores, seasonal: Scores) -> None:
+    """Print one trained model beside rnncast's naive and seasonal naive and every published
+    model for its H."""
     name = f"rnncast {run.config['model']}@L{run.config['lookback']}"
     rows = [
         [name, f"L={run.config['lookback']}", "drop-last", pair(run.scores.on("drop-last"), 4)],
         [name, f"L={run.config['lookback']}", "all", pair(run.scores.on("all"), 4)],
         ["rnncast naive", "L=1", "all", pair(naive.on("all"), 4)],
+        ["rnncast seasonal_naive", f"L={HOURLY_SEASON}", "all", pair(seasonal.on("all"), 4)],
     ]
     for model, (lookback, windows, figures) in PUBLISHED[run.setting].items():
         if run.horizon in figures:
@@ -519,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 run = train_and_score(data, train_config(args, horizon), args.drop_batch)
                 naive = baselines[setting].get(horizon) or naive_scores(data, horizon, args.drop_batch)
-                print_model_run(run, naive)
+                print_model_run(run, naive, seasonal_naive_scores(data, horizon, args.drop_batch))
                 runs.append(run)
 
     if args.json_out:

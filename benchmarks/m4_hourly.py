@@ -91,13 +91,13 @@ def _series_frame(key: str, values: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"id": key, "time": times.strftime("%Y-%m-%d %H:%M"), "value": values})
 
 
-def run(frame: pd.DataFrame, config: TrainConfig) -> tuple[dict[str, Any], float]:
+def run(frame: pd.DataFrame, config: TrainConfig, folds: int, step: int) -> tuple[dict[str, Any], float]:
     """The backtest report of ``frame`` (long: id, time, value) and its wall time in seconds."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "hourly_long.csv"
         frame.to_csv(path, index=False)
         started = time.perf_counter()
-        report = backtest(path, config, folds=1, step=1)
+        report = backtest(path, config, folds=folds, step=step)
         return report, time.perf_counter() - started
 
 
@@ -126,8 +126,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lookback", type=int, default=168, help="hours the network reads (default a week)")
     parser.add_argument("--model", default=defaults.model, choices=CELL_TYPES)
     parser.add_argument("--bidirectional", action="store_true")
+    parser.add_argument("--window-norm", default=defaults.window_norm, help="e.g. season")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--folds",
+        type=int,
+        default=1,
+        help="1 (the protocol): each series scored once; more: also the origins before, each fold retrained",
+    )
+    parser.add_argument("--step", type=int, default=1, help="origins per series and fold (protocol: 1)")
     parser.add_argument("--json-out", type=Path, default=None, help="also write the report as JSON")
     args = parser.parse_args(argv)
     if (args.m4_train is None) != (args.m4_test is None):
@@ -150,11 +158,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         seasonal_period=SEASON,
         model=args.model,
         bidirectional=args.bidirectional,
+        window_norm=args.window_norm,
         epochs=args.epochs,
         seed=args.seed,
     )
-    report, wall = run(frame, config)
-    print(f"{source}: {report['series_scored']} series, {HORIZON} hours each, lookback {args.lookback}")
+    report, wall = run(frame, config, args.folds, args.step)
+    print(
+        f"{source}: {report['series_scored']} series, {report['windows']} forecasts of {HORIZON} hours "
+        f"({args.folds} fold(s) of {args.step} origin(s) per series), lookback {args.lookback}"
+    )
     print("\n".join(table(report)))
     print(f"training + scoring wall time {wall:.0f} s on {os.cpu_count()} CPUs ({platform.platform()})")
     if args.json_out is not None:

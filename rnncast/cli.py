@@ -66,6 +66,7 @@ class Cell(StrEnum):
 class WindowNorm(StrEnum):
     last = "last"
     mean = "mean"
+    season = "season"
     none = "none"
 
 

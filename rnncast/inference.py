@@ -67,6 +67,7 @@ _WEIGHT_SLOTS = {
     "ZeroPadding1D": "zero_padding1d",
     "GlobalAveragePooling1D": "global_average_pooling1d",
     "AveragePooling1D": "average_pooling1d",
+    "Concatenate": "concatenate",
 }
 # Dense activations the evaluator reproduces: the heads are linear, segment embeddings ReLU.
 _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -376,7 +377,7 @@ class _Builder:
     def operation(self, entry: dict[str, Any], slot: str, inputs: list[Shape]) -> tuple[Operation, Shape]:
         """The operation of one layer and its output shape, given its input shapes."""
         kind, config = entry["class_name"], entry["config"]
-        if kind not in ("Add", "Subtract") and len(inputs) != 1:
+        if kind not in ("Add", "Subtract", "Concatenate") and len(inputs) != 1:
             raise Unsupported(f"a {kind} layer with {len(inputs)} inputs")
         shape = inputs[0]
         self.take(slot, 0, config["name"])  # the h5 group holds this layer's weights
@@ -480,6 +481,18 @@ class _Builder:
             if len(inputs) < 2 or any(s != shape for s in inputs):
                 raise Unsupported(f"an Add of shapes {inputs}")
             return (lambda xs: np.sum(xs, axis=0)), shape
+        if kind == "Concatenate":
+            _check_config(config, {}, _COMMON_KEYS | {"axis"})
+            axis = config["axis"]
+            rank = len(shape)
+            if not _is_int(axis) or not -rank <= axis <= rank or axis == 0 or len(inputs) < 2:
+                raise Unsupported(f"a Concatenate along axis {axis!r}")
+            position = axis - 1 if axis > 0 else rank + axis  # in the shapes without the batch axis
+            others = [s[:position] + s[position + 1 :] for s in inputs]
+            if any(len(s) != rank for s in inputs) or any(o != others[0] for o in others):
+                raise Unsupported(f"a Concatenate of shapes {inputs}")
+            joined = (*shape[:position], sum(s[position] for s in inputs), *shape[position + 1 :])
+            return (lambda xs: np.concatenate(xs, axis=position + 1)), joined
         raise Unsupported(f"a {kind} layer")
 
 

@@ -22,6 +22,7 @@ from rnncast.config import TrainConfig
 from rnncast.errors import DataError, UsageError
 from rnncast.panel import (
     Panel,
+    check_transformable_members,
     fit_panel,
     fit_scalers,
     forecast_panel,
@@ -71,6 +72,7 @@ def plan_panel_training(panel: Panel, config: TrainConfig) -> tuple[TrainConfig,
         if chosen:
             raise UsageError(error.message, error.hint) from error
         raise
+    check_transformable_members(panel, config.transform)
     check_fits_in_memory(_run_size(panel, config, splits), "training")
     return config, splits
 

@@ -102,6 +102,7 @@ def build_model(
     linear_skip: bool = False,
     channels: str = "mixed",
     trend_window: int = 0,
+    season: int = 1,
 ) -> keras.Model:
     """A direct multi-step forecaster: ``(lookback, n_inputs)`` -> ``(horizon, n_targets)``.
 
@@ -132,7 +133,9 @@ def build_model(
     """
     keras = backend.keras()
     stack = _Stack(cell, bidirectional, units, dropout, layer_norm, mixed_precision)
-    paths = _Paths(architecture, layers, attention, residual, window_norm, segment, linear_skip, trend_window)
+    paths = _Paths(
+        architecture, layers, attention, residual, window_norm, segment, linear_skip, trend_window, season
+    )
     if channels == "independent" and shape.n_targets > 1:
         if shape.n_inputs != shape.n_targets:
             raise ValueError("independent channels need every input to be a target")
@@ -155,6 +158,7 @@ class _Paths:
     segment: int
     linear_skip: bool
     trend_window: int = 0
+    season: int = 1
 
     @property
     def adds_level(self) -> bool:
@@ -190,10 +194,17 @@ def _network(inputs: keras.KerasTensor, shape: ModelShape, stack: _Stack, paths:
     window = inputs
     level = None
     if paths.window_norm != "none":
-        window_level = _window_level(inputs, shape, paths.window_norm)
+        # "season" reads the window minus its last value too, but adds back the last season
+        # of the targets repeated over the horizon: the seasonal-naive forecast.
+        window_level = _window_level(
+            inputs, shape, "last" if paths.window_norm == "season" else paths.window_norm
+        )
         spread = kl.UpSampling1D(shape.lookback, name="level_over_window")(window_level)
         window = kl.Subtract(name="window_minus_level")([inputs, spread])
-        level = _over_horizon(_target_channels(window_level, shape, "level"), shape)
+        if paths.window_norm == "season":
+            level = _seasonal_level(inputs, shape, paths.season)
+        else:
+            level = _over_horizon(_target_channels(window_level, shape, "level"), shape)
     elif paths.residual:
         level = _last_target_values(inputs, shape)
     steps = _segments(window, shape, paths.segment, stack.units)
@@ -449,6 +460,7 @@ def build_for_config(shape: ModelShape, config: TrainConfig, *, mixed_precision:
         linear_skip=config.linear_skip,
         channels=resolved_channels(config, shape),
         trend_window=config.trend_window,
+        season=config.seasonal_period or 1,
     )
 
 
@@ -490,6 +502,21 @@ def _target_channels(row: keras.KerasTensor, shape: ModelShape, label: str) -> k
     row = kl.Permute((2, 1), name=names[0])(row)
     row = kl.Cropping1D((0, extra), name=names[1])(row)
     return kl.Permute((2, 1), name=names[2])(row)
+
+
+def _seasonal_level(inputs: keras.KerasTensor, shape: ModelShape, season: int) -> keras.KerasTensor:
+    """The targets' last ``season`` rows of the window repeated over the horizon,
+    ``(b, horizon, n_targets)``: the seasonal-naive forecast, with built-in layers."""
+    if not 1 < season <= shape.lookback:
+        raise ValueError(f"a season of {season} rows does not fit a lookback of {shape.lookback}")
+    kl = backend.keras().layers
+    last_season = kl.Cropping1D((shape.lookback - season, 0), name="last_season")(inputs)
+    last_season = _target_channels(last_season, shape, "season")
+    copies = -(-shape.horizon // season)
+    if copies > 1:
+        last_season = kl.Concatenate(axis=1, name="seasons_over_horizon")([last_season] * copies)
+    extra = copies * season - shape.horizon
+    return kl.Cropping1D((0, extra), name="seasonal_naive")(last_season) if extra else last_season
 
 
 def _over_horizon(row: keras.KerasTensor, shape: ModelShape) -> keras.KerasTensor:

@@ -312,6 +312,19 @@ def warn_left_out(left_out: dict[str, str], why: str) -> None:
     logger.warning("%d series %s: %s%s", len(left_out), why, shown, more)
 
 
+def check_transformable_members(panel: Panel, transform: str) -> None:
+    """Refuse a panel whose series a ratio ``--transform`` cannot take, naming the series.
+
+    Raises:
+        DataError: a series has a zero or negative target value under ``log`` / ``pct``.
+    """
+    for key, member in panel.members.items():
+        try:
+            check_transformable(member.frame.to_numpy(), member.targets, transform)
+        except DataError as error:
+            raise DataError(f"series {key!r}: {error.message}", error.hint) from error
+
+
 def fit_scalers(panel: Panel, config: TrainConfig, splits: dict[str, Split]) -> dict[str, Scaler]:
     """One scaler per member, fitted on its training rows (all its rows when it has no split:
     it is only forecast, never scored)."""
@@ -319,10 +332,6 @@ def fit_scalers(panel: Panel, config: TrainConfig, splits: dict[str, Split]) -> 
     for key, member in panel.members.items():
         values = member.frame.to_numpy()
         check_scalable(values, member.columns)
-        try:
-            check_transformable(values, member.targets, config.transform)
-        except DataError as error:
-            raise DataError(f"series {key!r}: {error.message}", error.hint) from error
         rows = splits[key].train_rows if key in splits else len(values)
         learned = to_changes(values[:rows], len(member.targets), config.transform)
         scalers[key] = Scaler.fit(config.scaler, member.columns, learned)

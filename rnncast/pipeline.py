@@ -55,6 +55,7 @@ from rnncast.scoring import (
 )
 from rnncast.training import EpochHook
 from rnncast.transfer import adopt_source_architecture
+from rnncast.transforms import check_transformable
 from rnncast.windows import (
     Split,
     chronological_split,
@@ -287,6 +288,7 @@ def plan_training(series: SeriesData, config: TrainConfig) -> tuple[TrainConfig,
             raise UsageError(error.message, error.hint) from error
         raise
     check_learnable(series, len(split.starts("train")), split.train_rows)
+    check_transformable(series.frame.to_numpy(), series.targets, config.transform)
     _training_size_check(series, config, split)
     return config, split
 
@@ -703,10 +705,30 @@ def resolve_window(config: TrainConfig, series: SeriesData) -> TrainConfig:
         assert config.lookback is not None
         season = config.seasonal_period or seasonal_period(series.frequency)
         config = config.replace(segment=default_segment(config.lookback, season))
+    if config.window_norm == "season":
+        config = _resolve_season(config, series)
     if config.channels == "auto":  # recorded as resolved, so info and the bundle say which
         independent = len(series.targets) > 1 and not series.features
         config = config.replace(channels="independent" if independent else "mixed")
     return config
+
+
+def _resolve_season(config: TrainConfig, series: SeriesData) -> TrainConfig:
+    """``--window-norm season`` adds back the window's last season: record the season the
+    network is built with (``--seasonal-period``, or the frequency's).
+
+    Raises:
+        UsageError: no season (m = 1), or one longer than the lookback.
+    """
+    assert config.lookback is not None
+    season = config.seasonal_period or seasonal_period(series.frequency)
+    if not 1 < season <= config.lookback:
+        raise UsageError(
+            f"--window-norm season repeats the window's last season, but the season is m = {season} "
+            f"with a lookback of {config.lookback}",
+            "set --seasonal-period to a season that fits the lookback, or use --window-norm last",
+        )
+    return config.replace(seasonal_period=season)
 
 
 def _resolve_lookback_and_horizon(config: TrainConfig, series: SeriesData) -> TrainConfig:

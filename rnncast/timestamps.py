@@ -176,6 +176,15 @@ def _parse_numbers(values: pd.Series, name: str) -> pd.DatetimeIndex:
     if reading is not None:
         what, fix = reading
         raise DataError(f"time column {name!r} holds numbers ({values.iloc[0]}, ...), not dates: {what}", fix)
+    if len(numbers) > 1 and np.all(np.diff(numbers) == 1):
+        # A step counter (the M4 files and some loaders number the steps 1, 2, 3, ...): rnncast
+        # needs the clock they ran on to forecast real future timestamps.
+        raise DataError(
+            f"time column {name!r} numbers the steps ({values.iloc[0]}, {values.iloc[1]}, ...) "
+            "instead of giving their dates",
+            "write each step's timestamp (for hourly steps, pandas: pd.Timestamp('2024-01-01') + "
+            "pd.to_timedelta(steps, unit='h')), or pick the real time column with --time-col",
+        )
     raise DataError(
         f"time column {name!r} holds numbers ({values.iloc[0]}, ...), not dates",
         "pick the real time column with --time-col, or write dates such as 2024-01-31",

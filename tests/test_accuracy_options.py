@@ -251,3 +251,43 @@ def test_a_trend_window_splits_the_linear_path_and_starts_as_the_naive_forecast(
     )
     with pytest.raises(UsageError, match="--no-linear-skip turns it off"):
         TrainConfig(trend_window=25, linear_skip=False)
+
+
+@pytest.mark.parametrize("horizon", [HORIZON, 2 * LOOKBACK // 3])
+def test_an_untrained_seasonal_level_network_is_the_seasonal_naive_forecast(horizon: int) -> None:
+    season = LOOKBACK // 3
+    model = build_model(
+        ModelShape(LOOKBACK, horizon, 2, 1),
+        cell="gru",
+        units=8,
+        window_norm="season",
+        season=season,
+        segment=4,
+        linear_skip=True,
+    )
+    windows = _windows(2)
+    last_season = windows[:, -season:, :1]
+    expected = np.concatenate([last_season] * (horizon // season + 1), axis=1)[:, :horizon]
+    np.testing.assert_allclose(model.predict(windows, verbose=0), expected, atol=1e-5)
+
+
+def test_the_seasonal_level_records_its_season_and_refuses_data_without_one(
+    prices_csv: Path, tmp_path: Path
+) -> None:
+    result = rnncast.train(
+        prices_csv, out=tmp_path / "season", lookback=LOOKBACK, horizon=HORIZON, window_norm="season", **FAST
+    )
+    assert result.metadata["config"]["seasonal_period"] == 5  # business days: a week
+    frame = rnncast.forecast(tmp_path / "season", ledger=False).frame
+    assert len(frame) == HORIZON and np.isfinite(frame.to_numpy()).all()
+    with pytest.raises(UsageError, match="the season is m = 30 with a lookback of 24"):
+        rnncast.train(
+            prices_csv,
+            out=tmp_path / "never",
+            lookback=LOOKBACK,
+            horizon=HORIZON,
+            window_norm="season",
+            seasonal_period=30,
+            **FAST,
+        )
+    assert not (tmp_path / "never").exists()

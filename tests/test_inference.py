@@ -121,13 +121,7 @@ def test_numpy_network_matches_keras_with_window_norm_segments_and_linear_skip(
         segment=segment,
         linear_skip=True,
     )
-    _randomise(model)
-    model.save(tmp_path / "model.keras")
-    network = network_from_archive(*_archive(tmp_path / "model.keras"))
-    windows = _windows(n_inputs)
-    np.testing.assert_allclose(
-        network.predict(windows), model.predict(windows, verbose=0), rtol=0, atol=TOLERANCE
-    )
+    _assert_numpy_matches_keras(model, n_inputs, tmp_path)
 
 
 @pytest.mark.parametrize("trend_window", [2, 5, 24], ids=["even", "odd", "longer-than-the-window"])
@@ -143,12 +137,37 @@ def test_numpy_network_matches_keras_with_a_trend_and_seasonal_linear_path(
         window_norm="last",
         trend_window=trend_window,
     )
+    _assert_numpy_matches_keras(model, 3, tmp_path)
+
+
+@pytest.mark.parametrize("season", [2, 3, 12], ids=["divides-the-horizon", "cropped", "one-copy"])
+@pytest.mark.parametrize(("n_inputs", "n_targets"), [(1, 1), (3, 2)], ids=["one-column", "features"])
+def test_numpy_network_matches_keras_with_the_seasonal_level(
+    season: int, n_inputs: int, n_targets: int, tmp_path: Path
+) -> None:
+    model = build_model(
+        ModelShape(LOOKBACK, HORIZON, n_inputs, n_targets),
+        cell="gru",
+        units=6,
+        segment=4,
+        linear_skip=True,
+        window_norm="season",
+        season=season,
+    )
+    _assert_numpy_matches_keras(model, n_inputs, tmp_path)
+
+
+def _assert_numpy_matches_keras(model: object, n_inputs: int, tmp_path: Path) -> None:
+    """Randomise ``model``'s weights, save it, and compare the NumPy evaluator with Keras."""
     _randomise(model)
-    model.save(tmp_path / "model.keras")
+    model.save(tmp_path / "model.keras")  # type: ignore[attr-defined]
     network = network_from_archive(*_archive(tmp_path / "model.keras"))
-    windows = _windows(3)
+    windows = _windows(n_inputs)
     np.testing.assert_allclose(
-        network.predict(windows), model.predict(windows, verbose=0), rtol=0, atol=TOLERANCE
+        network.predict(windows),
+        model.predict(windows, verbose=0),
+        rtol=0,
+        atol=TOLERANCE,  # type: ignore[attr-defined]
     )
 
 

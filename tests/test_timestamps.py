@@ -182,3 +182,16 @@ def test_a_very_long_cell_is_judged_quickly_and_quoted_short() -> None:
     with pytest.raises(DataError) as caught:
         parse_timestamps(text, "date")
     assert len(caught.value.one_line()) < 600
+
+
+def test_step_numbers_are_refused_with_how_to_date_them() -> None:
+    # The M4 files and some loaders number the steps instead of dating them.
+    with pytest.raises(DataError, match=r"'ds' numbers the steps \(1, 2, \.\.\.\)") as caught:
+        parse_timestamps(pd.Series(range(1, 700)), "ds")
+    assert "pd.to_timedelta(steps, unit='h')" in caught.value.hint
+
+
+def test_other_numbers_keep_the_plain_refusal() -> None:
+    with pytest.raises(DataError, match=r"'id' holds numbers \(7, \.\.\.\), not dates") as caught:
+        parse_timestamps(pd.Series([7, 3, 11, 5]), "id")
+    assert "--time-col" in caught.value.hint

@@ -141,3 +141,16 @@ def test_many_series_learn_percentage_returns(tmp_path: Path) -> None:
     first_step = forecast.groupby("symbol")["price"].first()
     # A month's percentage return from the last price: the same order of magnitude.
     assert ((first_step / last[first_step.index]).between(0.5, 2.0)).all()
+
+
+def test_check_refuses_a_series_log_returns_cannot_take_and_names_it(tmp_path: Path) -> None:
+    frame = pd.read_csv(SAMPLE_DATA / "stocks_monthly.csv")
+    frame.loc[frame.index[frame["symbol"] == "IBM"][5], "price"] = -1.0  # one bad price
+    path = tmp_path / "bad_ibm.csv"
+    frame.to_csv(path, index=False)
+    result = run(
+        "check", path, "--id-col", "symbol", "--transform", "log", "--lookback", "12", "--horizon", "3"
+    )
+    assert_one_line_error(
+        result, ExitCode.DATA, "series 'IBM': --transform log needs target values above zero"
+    )
